@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
+from infrastructure.ingest.backfill import BackfillSummary, backfill_file
+from infrastructure.ingest.files import UnreadableFileError, file_format
+from infrastructure.ingest.service import IngestService
+
+STATUSES = ("recorded", "duplicate", "conflict", "rejected")
+
+
+def backfill(
+    files: Annotated[list[Path], typer.Argument(help="JSONL or CSV files of learning events.")],
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Rejects file (JSONL). Default: FILE.rejects.jsonl beside each file."),
+    ] = None,
+) -> None:
+    """Import learning events from files, idempotently; safe to interrupt and re-run."""
+    for path in files:
+        _check_readable(path)
+    if rejects is not None and len(files) > 1:
+        raise fail("--rejects names one file; give one input file with it", EXIT_USAGE)
+    summaries: list[BackfillSummary] = []
+    with container() as built:
+        for path in files:
+            try:
+                summaries.append(_run(built.ingest, path, rejects))
+            except UnreadableFileError as exc:
+                raise fail(str(exc)) from None
+    _print_summary(summaries)
+    if any(summary.not_accepted for summary in summaries):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise fail(f"{path}: no such file", EXIT_USAGE)
+    if not path.is_file():
+        raise fail(f"{path}: not a regular file", EXIT_USAGE)
+    if not os.access(path, os.R_OK):
+        raise fail(f"{path}: permission denied", EXIT_USAGE)
+    try:
+        file_format(path)
+    except UnreadableFileError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+
+
+def _run(service: IngestService, path: Path, rejects: Path | None) -> BackfillSummary:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(path.name, total=path.stat().st_size)
+        return backfill_file(
+            service, path, rejects, on_progress=lambda done: progress.update(task, completed=done)
+        )
+
+
+def _print_summary(summaries: list[BackfillSummary]) -> None:
+    table = Table(title="backfill summary")
+    table.add_column("file")
+    for status in STATUSES:
+        table.add_column(status, justify="right")
+    table.add_column("store position", justify="right")
+    for summary in summaries:
+        table.add_row(
+            str(summary.path),
+            *(str(summary.counts[status]) for status in STATUSES),
+            str(summary.position or "-"),
+        )
+    console.print(table)
+    for summary in summaries:
+        if summary.not_accepted:
+            console.print(
+                f"{summary.not_accepted} line(s) of {summary.path} not accepted; "
+                f"reasons in {summary.rejects_path}"
+            )

@@ -1,0 +1,22 @@
+"""The ``mastery`` command line (SPEC §8). Each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import backfill, demo, migrate, replay
+
+app = typer.Typer(
+    name="mastery",
+    help="Mastery Engine: event-sourced learning mastery.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("migrate")(migrate.migrate)
+app.command("backfill")(backfill.backfill)
+app.command("replay")(replay.replay)
+app.command("demo")(demo.demo)
+
+if __name__ == "__main__":
+    app()

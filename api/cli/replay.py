@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.cli.common import EXIT_USAGE, console, container, fail
+from infrastructure.event_store.application import Replay
+from infrastructure.ingest.contract import format_timestamp
+from infrastructure.ingest.identifiers import check_identifier, check_tenant
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def replay(
+    student: Annotated[str, typer.Argument(help="Student id.")],
+    tenant: Annotated[str, typer.Option(help="Tenant id.")] = "default",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Replay up to this UTC date (YYYY-MM-DD).")
+    ] = None,
+    output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """Rebuild a student's history from the event store: mastery after each event."""
+    _check_ids(student, tenant)
+    day = _parse_date(as_of) if as_of else datetime.now(UTC).date()
+    with container() as built:
+        history = built.application.replay(tenant, student, day)
+    if output is Format.JSON:
+        console.print_json(json.dumps(replay_document(history, day)))
+    else:
+        _print_table(history, day)
+
+
+def replay_document(history: Replay, as_of: date) -> dict[str, Any]:
+    return {
+        "tenant_id": history.tenant_id,
+        "student_id": history.student_id,
+        "as_of": as_of.isoformat(),
+        "events": [
+            {
+                "event_id": event.event_id,
+                "timestamp": format_timestamp(event.occurred_at),
+                "component": _component(event),
+                "topic": event.topic,
+                "mastery": mastery.to_document(with_topics=False),
+            }
+            for event, mastery in history.rows
+        ],
+        "mastery": history.mastery.to_document() if history.mastery else None,
+    }
+
+
+def _print_table(history: Replay, as_of: date) -> None:
+    table = Table(title=f"{history.tenant_id}/{history.student_id} replayed as of {as_of}")
+    for column in ("timestamp", "event_id", "component", "topic"):
+        table.add_column(column)
+    for column in ("completion", "quiz", "quality", "consistency", "mastery"):
+        table.add_column(column, justify="right")
+    table.add_column("level")
+    for event, mastery in history.rows:
+        doc = mastery.to_document(with_topics=False)
+        components = doc["components"]
+        table.add_row(
+            format_timestamp(event.occurred_at),
+            event.event_id,
+            _component(event),
+            event.topic,
+            *(f"{components[c]:.3f}" for c in ("completion", "quiz", "quality", "consistency")),
+            f"{doc['mastery_score']:.3f}",
+            doc["level"],
+        )
+    console.print(table)
+    if history.mastery is None:
+        console.print(f"no events on or before {as_of}")
+        return
+    final = history.mastery.to_document()
+    console.print(
+        f"mastery as of {as_of}: [bold]{final['mastery_score']:.3f}[/] ({final['level']}), "
+        f"{final['event_count']} events"
+    )
+
+
+def _component(event: object) -> str:
+    from domain.student_mastery import LEARNING_EVENT_COMPONENTS  # noqa: PLC0415
+
+    return LEARNING_EVENT_COMPONENTS[type(event)].value
+
+
+def _check_ids(student: str, tenant: str) -> None:
+    try:
+        check_identifier("student", student)
+        check_tenant(tenant)
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--as-of must be a date YYYY-MM-DD, got {value!r}", EXIT_USAGE) from None
+

@@ -1,0 +1,74 @@
+"""The composition root: the one place that wires adapters together.
+
+``build(settings)`` is called by every entry point (CLI commands, the ASGI lifespan, workers).
+It connects nothing at import time. ``services(settings)`` fills in any missing URL with an
+embedded server (SPEC §9), migrating an embedded database on first start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from infrastructure.event_store.application import MasteryApplication
+from infrastructure.ingest.service import IngestService
+from infrastructure.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    application: MasteryApplication
+    ingest: IngestService
+
+    def close(self) -> None:
+        self.application.close()
+
+
+@contextmanager
+def build(settings: Settings) -> Iterator[Container]:
+    application = MasteryApplication(settings)
+    container = Container(
+        settings=settings,
+        application=application,
+        ingest=IngestService(application, batch_size=settings.ingest_batch_size),
+    )
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@contextmanager
+def services(
+    settings: Settings, *, redis: bool = False, kafka: bool = False
+) -> Iterator[Settings]:
+    """Settings with every needed URL: the configured ones, else embedded servers.
+
+    Embedded servers live under ``settings.data_dir`` and stop when the block exits; their
+    PostgreSQL data persists there between runs.
+    """
+    need_postgres = settings.database_url is None
+    need_redis = redis and settings.redis_url is None
+    need_kafka = kafka and settings.kafka_bootstrap_servers is None
+    if not (need_postgres or need_redis or need_kafka):
+        yield settings
+        return
+    from infrastructure.embedded import EmbeddedServers  # noqa: PLC0415 - optional extra
+    from infrastructure.migrate import upgrade  # noqa: PLC0415
+
+    servers = EmbeddedServers(
+        settings.data_dir, postgres=need_postgres, redis=need_redis, kafka=need_kafka
+    )
+    with servers as urls:
+        resolved = settings.with_urls(
+            urls.database_url, urls.redis_url, urls.kafka_bootstrap_servers
+        )
+        if need_postgres:
+            log.info("using embedded PostgreSQL under %s", settings.data_dir)
+            upgrade(resolved.require_database_url())
+        yield resolved

@@ -1,0 +1,84 @@
+"""File backfill: stream a JSONL or CSV file through the ingest path in batches.
+
+Each batch is committed atomically with its idempotency entries, so an interrupted backfill
+can simply be run again: what was recorded is reported as duplicate, the rest is recorded.
+Every line that is not accepted (rejected or conflicting) goes to the rejects file with its
+line number, reasons and original text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import IO
+
+from infrastructure.event_store.application import Status
+from infrastructure.ingest.files import SourceRecord, read_records
+from infrastructure.ingest.service import IngestService, Outcome
+
+
+@dataclass(slots=True)
+class BackfillSummary:
+    path: Path
+    rejects_path: Path
+    counts: Counter[str] = field(default_factory=Counter)
+    position: int | None = None
+
+    @property
+    def not_accepted(self) -> int:
+        return self.counts[Status.REJECTED.value] + self.counts[Status.CONFLICT.value]
+
+
+def default_rejects_path(path: Path) -> Path:
+    return path.with_name(path.name + ".rejects.jsonl")
+
+
+def backfill_file(
+    service: IngestService,
+    path: Path,
+    rejects_path: Path | None = None,
+    *,
+    on_progress: Callable[[int], None] = lambda _: None,
+) -> BackfillSummary:
+    """Ingest every record of ``path``; ``on_progress`` gets the bytes read so far."""
+    summary = BackfillSummary(path, rejects_path or default_rejects_path(path))
+    with path.open("rb") as stream, summary.rejects_path.open("w", encoding="utf-8") as rejects:
+        for batch in _batches(read_records(path, stream), service.batch_size):
+            report = service.ingest([record.item for record in batch])
+            for record, outcome in zip(batch, report.outcomes, strict=True):
+                summary.counts[outcome.status.value] += 1
+                if outcome.status in (Status.REJECTED, Status.CONFLICT):
+                    _write_reject(rejects, path, record, outcome)
+            if report.position is not None:
+                summary.position = max(summary.position or 0, report.position)
+            on_progress(_tell(stream))
+    return summary
+
+
+def _batches(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
+    while batch := list(islice(records, size)):
+        yield batch
+
+
+def _write_reject(rejects: IO[str], path: Path, record: SourceRecord, outcome: Outcome) -> None:
+    entry = {
+        "file": str(path),
+        "line": record.line,
+        "event_id": outcome.event_id,
+        "status": outcome.status.value,
+        "code": outcome.code,
+        "errors": [error.as_dict() for error in outcome.errors],
+        "raw": record.raw,
+    }
+    rejects.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def _tell(stream: IO[bytes]) -> int:
+    try:
+        return stream.tell()
+    except OSError:
+        return 0

@@ -1,0 +1,271 @@
+"""Input contract v1 (SPEC §3): one validation for every ingest path.
+
+``validate_event`` turns a parsed JSON object into a ``ValidatedEvent`` — normalized (UTC
+timestamp, defaults applied, ``general`` topic) and fingerprinted by a content hash — or raises
+``InvalidEvent`` with field errors a producer can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from domain.facts import DEFAULT_TOPIC, Component
+from infrastructure.ingest.identifiers import IDENTIFIER_PATTERN, TENANT_PATTERN
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_METADATA_BYTES = 4 * 1024
+MAX_FUTURE = timedelta(hours=24)
+EVENT_TYPE = "mastery.calculation.requested"
+DEFAULT_TENANT = "default"
+
+Identifier = Annotated[str, StringConstraints(strict=True, pattern=IDENTIFIER_PATTERN)]
+TenantId = Annotated[str, StringConstraints(strict=True, pattern=TENANT_PATTERN)]
+Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+Total = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+UnitScore = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
+
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompletionData(_Strict):
+    total_exercises: Total
+    completed_exercises: Count
+    difficulty: Literal["beginner", "intermediate", "advanced"] = "intermediate"
+
+    @model_validator(mode="after")
+    def check_completed_within_total(self) -> CompletionData:
+        if self.completed_exercises > self.total_exercises:
+            raise ValueError("completed_exercises must not exceed total_exercises")
+        return self
+
+
+class QuizData(_Strict):
+    total_questions: Total
+    correct_answers: Count
+    attempts: Annotated[int, Field(strict=True, ge=1, le=100)] = 1
+    time_spent_seconds: Annotated[Number, Field(ge=0.0)] | None = None
+
+    @model_validator(mode="after")
+    def check_correct_within_total(self) -> QuizData:
+        if self.correct_answers > self.total_questions:
+            raise ValueError("correct_answers must not exceed total_questions")
+        return self
+
+
+class QualityData(_Strict):
+    avg_code_quality: UnitScore
+    correctness: UnitScore
+    efficiency: UnitScore
+
+
+class ConsistencyData(_Strict):
+    activity: Annotated[str, StringConstraints(strict=True, max_length=64)] | None = None
+
+
+DATA_MODELS: dict[str, type[_Strict]] = {
+    Component.COMPLETION: CompletionData,
+    Component.QUIZ: QuizData,
+    Component.QUALITY: QualityData,
+    Component.CONSISTENCY: ConsistencyData,
+}
+
+
+class LearningEventIn(_Strict):
+    event_id: Identifier
+    event_type: Literal["mastery.calculation.requested"] | None = None
+    timestamp: Annotated[str, StringConstraints(strict=True)]
+    tenant_id: TenantId = DEFAULT_TENANT
+    student_id: Identifier
+    class_id: Identifier | None = None
+    component: Literal["completion", "quiz", "quality", "consistency"]
+    topic: Identifier | None = None
+    data: dict[str, Any]
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def check_rfc3339_with_offset(cls, value: str) -> str:
+        if not RFC3339.match(value):
+            raise ValueError(
+                "must be an RFC 3339 date-time with a UTC offset, e.g. 2026-01-14T10:30:00Z"
+            )
+        try:
+            parse_timestamp(value)
+        except ValueError as exc:
+            raise ValueError(f"is not a valid date-time: {exc}") from None
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def check_metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(canonical_json(value)) > MAX_METADATA_BYTES:
+            raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes serialized")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    loc: str
+    msg: str
+    type: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"loc": self.loc, "msg": self.msg, "type": self.type}
+
+
+class InvalidEvent(ValueError):  # noqa: N818 - reads as a verdict: "invalid event"
+    """An input that is not an acceptable learning event. ``code`` is the DLQ error code."""
+
+    def __init__(self, code: str, errors: list[FieldError]) -> None:
+        self.code = code
+        self.errors = errors
+        super().__init__("; ".join(f"{e.loc}: {e.msg}" if e.loc else e.msg for e in errors))
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedEvent:
+    """A learning event that passed the contract, normalized. Satisfies ``LearningEventFields``."""
+
+    tenant_id: str
+    student_id: str
+    event_id: str
+    occurred_at: datetime
+    class_id: str | None
+    topic: str
+    component: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] | None
+    content_hash: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.tenant_id, self.event_id)
+
+    def to_json_object(self) -> dict[str, Any]:
+        """The normalized event in the input contract's own shape."""
+        return {
+            "event_id": self.event_id,
+            "event_type": EVENT_TYPE,
+            "timestamp": format_timestamp(self.occurred_at),
+            "tenant_id": self.tenant_id,
+            "student_id": self.student_id,
+            "class_id": self.class_id,
+            "component": self.component,
+            "topic": self.topic,
+            "data": self.data,
+            "metadata": self.metadata,
+        }
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Parse one JSON document strictly: size-capped, no NaN/Infinity, UTF-8."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(
+            "too_large",
+            [FieldError("", f"event is {len(raw)} bytes; at most {MAX_EVENT_BYTES}", "too_large")],
+        )
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent("invalid_json", [FieldError("", f"invalid JSON: {exc}", "json")]) from None
+
+
+def validate_event(obj: Any, now: datetime) -> ValidatedEvent:
+    """Check ``obj`` against the contract as of ingest time ``now``."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent(
+            "validation_error",
+            [FieldError("", "an event must be a JSON object", "type")],
+        )
+    try:
+        event = LearningEventIn.model_validate(obj)
+    except ValidationError as exc:
+        raise InvalidEvent("validation_error", _field_errors(exc)) from None
+    try:
+        data = DATA_MODELS[event.component].model_validate(event.data).model_dump()
+    except ValidationError as exc:
+        raise InvalidEvent("validation_error", _field_errors(exc, under="data")) from None
+    occurred_at = parse_timestamp(event.timestamp)
+    if occurred_at > now + MAX_FUTURE:
+        raise InvalidEvent(
+            "validation_error",
+            [FieldError("timestamp", "must not be more than 24 h after the time of ingest", "future")],
+        )
+    if event.component == Component.QUIZ and data["time_spent_seconds"] is None:
+        del data["time_spent_seconds"]
+    if event.component == Component.CONSISTENCY and data["activity"] is None:
+        del data["activity"]
+    normalized = {
+        "event_id": event.event_id,
+        "timestamp": format_timestamp(occurred_at),
+        "tenant_id": event.tenant_id,
+        "student_id": event.student_id,
+        "class_id": event.class_id,
+        "component": event.component,
+        "topic": event.topic or DEFAULT_TOPIC,
+        "data": data,
+        "metadata": event.metadata,
+    }
+    return ValidatedEvent(
+        tenant_id=event.tenant_id,
+        student_id=event.student_id,
+        event_id=event.event_id,
+        occurred_at=occurred_at,
+        class_id=event.class_id,
+        topic=event.topic or DEFAULT_TOPIC,
+        component=event.component,
+        data=data,
+        metadata=event.metadata,
+        content_hash=hashlib.sha256(canonical_json(normalized)).hexdigest(),
+    )
+
+
+def parse_timestamp(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    if parsed.tzinfo is None:
+        raise ValueError("naive date-time")
+    return parsed.astimezone(UTC)
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def _field_errors(exc: ValidationError, under: str = "") -> list[FieldError]:
+    errors = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join([under] * bool(under) + [str(part) for part in error["loc"]])
+        msg = error["msg"].removeprefix("Value error, ")
+        errors.append(FieldError(loc, msg, error["type"]))
+    return errors

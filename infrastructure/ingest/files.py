@@ -1,0 +1,123 @@
+"""Reading backfill files: JSONL (one event per line) and CSV (SPEC §3 "Files").
+
+Records are streamed one at a time so memory stays flat whatever the file size; a record that
+cannot be read as an event becomes an ``InvalidEvent`` carrying its line number, never an error
+that stops the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from infrastructure.ingest.contract import FieldError, InvalidEvent, parse_json
+
+TOP_LEVEL_COLUMNS = ("event_id", "timestamp", "tenant_id", "student_id", "class_id", "component", "topic")
+INT_COLUMNS = ("total_exercises", "completed_exercises", "total_questions", "correct_answers", "attempts")
+FLOAT_COLUMNS = ("time_spent_seconds", "avg_code_quality", "correctness", "efficiency")
+TEXT_COLUMNS = ("difficulty", "activity")
+DATA_COLUMNS = INT_COLUMNS + FLOAT_COLUMNS + TEXT_COLUMNS
+MAX_CSV_FIELD = 64 * 1024
+
+
+class UnreadableFileError(OSError):
+    """The file as a whole cannot be read (missing, a directory, bad CSV header...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    line: int
+    raw: str
+    item: object  # a parsed JSON value, or the InvalidEvent explaining why there is none
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    raise UnreadableFileError(f"{path}: unknown file type {suffix!r}; use .jsonl or .csv")
+
+
+def read_records(path: Path, stream: IO[bytes]) -> Iterator[SourceRecord]:
+    if file_format(path) == "csv":
+        yield from _csv_records(path, stream)
+    else:
+        yield from _jsonl_records(stream)
+
+
+def _jsonl_records(stream: IO[bytes]) -> Iterator[SourceRecord]:
+    for number, line in enumerate(stream, start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        raw = stripped.decode("utf-8", errors="replace")
+        try:
+            item: object = parse_json(stripped)
+        except InvalidEvent as invalid:
+            item = invalid
+        yield SourceRecord(number, raw, item)
+
+
+def _csv_records(path: Path, stream: IO[bytes]) -> Iterator[SourceRecord]:
+    csv.field_size_limit(MAX_CSV_FIELD)
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise UnreadableFileError(f"{path}: unreadable CSV header: {exc}") from None
+    header = [column.strip() for column in header]
+    unknown = sorted(set(header) - set(TOP_LEVEL_COLUMNS) - set(DATA_COLUMNS))
+    if unknown:
+        raise UnreadableFileError(f"{path}: unknown CSV columns: {', '.join(unknown)}")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            error = FieldError("", f"unreadable CSV row: {exc}", "csv")
+            yield SourceRecord(reader.line_num, "", InvalidEvent("validation_error", [error]))
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        raw = ",".join(row)
+        if len(row) != len(header):
+            error = FieldError("", f"row has {len(row)} cells, header has {len(header)}", "csv")
+            yield SourceRecord(reader.line_num, raw, InvalidEvent("validation_error", [error]))
+            continue
+        yield SourceRecord(reader.line_num, raw, _csv_event(dict(zip(header, row, strict=True))))
+
+
+def _csv_event(row: dict[str, str]) -> object:
+    event: dict[str, object] = {
+        column: row[column] for column in TOP_LEVEL_COLUMNS if row.get(column, "") != ""
+    }
+    data: dict[str, object] = {}
+    errors: list[FieldError] = []
+    for column in DATA_COLUMNS:
+        cell = row.get(column, "")
+        if cell == "":
+            continue
+        try:
+            if column in INT_COLUMNS:
+                data[column] = int(cell)
+            elif column in FLOAT_COLUMNS:
+                data[column] = float(cell)
+            else:
+                data[column] = cell
+        except ValueError:
+            kind = "an integer" if column in INT_COLUMNS else "a number"
+            errors.append(FieldError(f"data.{column}", f"must be {kind}, got {cell!r}", "type"))
+    if errors:
+        return InvalidEvent("validation_error", errors)
+    event["data"] = data
+    return event

@@ -1,0 +1,117 @@
+"""The one ingest path: validate, then record idempotently in batches.
+
+Every entry point (file backfill, HTTP, Kafka) hands its inputs here as parsed JSON objects (or
+as the ``InvalidEvent`` its own parsing produced) and gets one ``Outcome`` per input, in order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from infrastructure.event_store.application import MasteryApplication, Status
+from infrastructure.ingest.contract import (
+    FieldError,
+    InvalidEvent,
+    ValidatedEvent,
+    validate_event,
+)
+
+CONFLICT_ERROR = FieldError(
+    "event_id", "this event_id was already recorded with different content", "conflict"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Status
+    event_id: str | None = None
+    tenant_id: str | None = None
+    student_id: str | None = None
+    code: str | None = None  # why it was not accepted: invalid_json, validation_error, conflict…
+    errors: tuple[FieldError, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"status": self.status.value, "event_id": self.event_id}
+        if self.code is not None:
+            body["code"] = self.code
+            body["errors"] = [error.as_dict() for error in self.errors]
+        return body
+
+
+@dataclass(slots=True)
+class IngestReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    position: int | None = None
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(outcome.status.value for outcome in self.outcomes)
+
+
+class IngestService:
+    def __init__(
+        self,
+        application: MasteryApplication,
+        *,
+        batch_size: int = 2000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.application = application
+        self.batch_size = batch_size
+        self.clock = clock
+
+    def ingest(self, items: Sequence[object]) -> IngestReport:
+        """One outcome per item; an item is a parsed JSON value or an ``InvalidEvent``."""
+        report = IngestReport()
+        for start in range(0, len(items), self.batch_size):
+            self._ingest_batch(items[start : start + self.batch_size], report)
+        return report
+
+    def _ingest_batch(self, items: Sequence[object], report: IngestReport) -> None:
+        now = self.clock()
+        outcomes: list[Outcome | None] = []
+        valid: list[ValidatedEvent] = []
+        slots: list[int] = []
+        for item in items:
+            try:
+                if isinstance(item, InvalidEvent):
+                    raise item
+                event = validate_event(item, now)
+            except InvalidEvent as invalid:
+                outcomes.append(_rejected(item, invalid))
+                continue
+            slots.append(len(outcomes))
+            outcomes.append(None)
+            valid.append(event)
+        if valid:
+            written = self.application.record_events(valid)
+            for slot, event, status in zip(slots, valid, written.statuses, strict=True):
+                outcomes[slot] = _outcome(event, status)
+            if written.position is not None:
+                report.position = max(report.position or 0, written.position)
+        report.outcomes.extend(o for o in outcomes if o is not None)
+
+
+def _outcome(event: ValidatedEvent, status: Status) -> Outcome:
+    conflict = status is Status.CONFLICT
+    return Outcome(
+        status,
+        event.event_id,
+        event.tenant_id,
+        event.student_id,
+        code="conflict" if conflict else None,
+        errors=(CONFLICT_ERROR,) if conflict else (),
+    )
+
+
+def _rejected(item: object, invalid: InvalidEvent) -> Outcome:
+    event_id = item.get("event_id") if isinstance(item, dict) else None
+    return Outcome(
+        Status.REJECTED,
+        event_id if isinstance(event_id, str) else None,
+        code=invalid.code,
+        errors=tuple(invalid.errors),
+    )

@@ -1,0 +1,38 @@
+"""Schema migrations: ``alembic upgrade head`` against the configured database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+import migrations
+
+SCRIPT_LOCATION = Path(migrations.__file__).parent
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.set_main_option("path_separator", "os")
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def current_revision(database_url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+    from sqlalchemy import create_engine, pool  # noqa: PLC0415
+
+    from infrastructure.settings import sqlalchemy_url  # noqa: PLC0415
+
+    engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

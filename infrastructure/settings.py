@@ -1,0 +1,142 @@
+"""Configuration from ``MASTERY_*`` environment variables (SPEC §9).
+
+Settings are read once, at the edge (CLI, ASGI lifespan, worker), and passed inwards; nothing
+below reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+PREFIX = "MASTERY_"
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseParts:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    redis_url: str | None = None
+    kafka_bootstrap_servers: str | None = None
+    data_dir: Path = Path(".mastery")
+    redis_prefix: str = ""
+    snapshot_ttl_days: int = 90
+    retention_days: int = 90
+    ingest_batch_size: int = 2000
+    snapshot_interval: int = 200
+    aggregate_cache_size: int = 20_000
+    db_pool_size: int = 4
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    master_key: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str | None:
+            value = env.get(PREFIX + name, "").strip()
+            return value or None
+
+        def integer(name: str, default: int, minimum: int = 0) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigurationError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+            if value < minimum:
+                raise ConfigurationError(f"{PREFIX}{name} must be >= {minimum}, got {value}")
+            return value
+
+        settings = cls(
+            database_url=text("DATABASE_URL"),
+            redis_url=text("REDIS_URL"),
+            kafka_bootstrap_servers=text("KAFKA_BOOTSTRAP_SERVERS"),
+            data_dir=Path(text("DATA_DIR") or ".mastery"),
+            redis_prefix=env.get(PREFIX + "REDIS_PREFIX", ""),
+            snapshot_ttl_days=integer("SNAPSHOT_TTL_DAYS", 90),
+            retention_days=integer("RETENTION_DAYS", 90),
+            ingest_batch_size=integer("INGEST_BATCH_SIZE", 2000, minimum=1),
+            snapshot_interval=integer("SNAPSHOT_INTERVAL", 200, minimum=2),
+            aggregate_cache_size=integer("AGGREGATE_CACHE_SIZE", 20_000),
+            db_pool_size=integer("DB_POOL_SIZE", 4, minimum=1),
+            jwt_secret=text("JWT_SECRET"),
+            jwt_public_key=text("JWT_PUBLIC_KEY"),
+            master_key=text("MASTER_KEY"),
+        )
+        if settings.database_url is not None:
+            database_parts(settings.database_url)  # fail fast on a malformed URL
+        return settings
+
+    def with_urls(
+        self,
+        database_url: str | None,
+        redis_url: str | None,
+        kafka_bootstrap_servers: str | None,
+    ) -> Settings:
+        return replace(
+            self,
+            database_url=self.database_url or database_url,
+            redis_url=self.redis_url or redis_url,
+            kafka_bootstrap_servers=self.kafka_bootstrap_servers or kafka_bootstrap_servers,
+        )
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ConfigurationError(f"{PREFIX}DATABASE_URL is not set")
+        return self.database_url
+
+
+def database_parts(url: str) -> DatabaseParts:
+    """Split a plain ``postgresql://user:password@host:port/dbname`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            f"{PREFIX}DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}"
+        )
+    dbname = unquote(parts.path.lstrip("/")) or "postgres"
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise ConfigurationError(f"{PREFIX}DATABASE_URL has an invalid port") from None
+    return DatabaseParts(
+        host=parts.hostname or "127.0.0.1",
+        port=port,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=dbname,
+    )
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same database for SQLAlchemy, driven by psycopg 3."""
+    _, _, rest = url.partition("://")
+    return "postgresql+psycopg://" + rest
+
+
+def redacted(url: str | None) -> str:
+    """A URL fit for logs: the password replaced by ``***``."""
+    if not url:
+        return "-"
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -86,7 +86,7 @@ class LearningFact:
 
     @property
     def order_key(self) -> tuple[datetime, str]:
-        """"Latest" orders facts by (timestamp, event_id) — SPEC §4."""
+        """ "Latest" orders facts by (timestamp, event_id) — SPEC §4."""
         return (self.occurred_at, self.event_id)
 
 

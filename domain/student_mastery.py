@@ -9,7 +9,7 @@ argument: ``occurred_at`` is the learning event's own timestamp.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -38,6 +38,8 @@ class StudentMastery(Aggregate):
     class LearningEventRecorded(Aggregate.Event):
         """Base of the four learning facts; every field of the input contract is kept."""
 
+        component: ClassVar[Component]
+
         event_id: str
         occurred_at: datetime
         class_id: str | None
@@ -46,86 +48,71 @@ class StudentMastery(Aggregate):
         metadata: dict[str, Any] | None
         content_hash: str
 
+        def apply(self, aggregate: Any) -> None:
+            assert isinstance(aggregate, StudentMastery)
+            aggregate.take_in(self)
+
+        @property
+        def fact(self) -> LearningFact:
+            evidence = evidence_from_data(self.component, self.data)
+            return LearningFact(self.event_id, self.occurred_at, self.topic, evidence)
+
     class ExerciseProgressReported(LearningEventRecorded):
-        pass
+        component = Component.COMPLETION
 
     class QuizGraded(LearningEventRecorded):
-        pass
+        component = Component.QUIZ
 
     class CodeQualityAssessed(LearningEventRecorded):
-        pass
+        component = Component.QUALITY
 
     class PracticeRecorded(LearningEventRecorded):
-        pass
+        component = Component.CONSISTENCY
 
-    @event(ExerciseProgressReported)
-    def report_exercise_progress(
-        self,
-        event_id: str,
-        occurred_at: datetime,
-        class_id: str | None,
-        topic: str,
-        data: dict[str, Any],
-        metadata: dict[str, Any] | None,
-        content_hash: str,
-    ) -> None:
-        self._take_in(event_id, occurred_at, class_id, topic, Component.COMPLETION, data)
+    def report_exercise_progress(self, learning_event: LearningEventFields) -> None:
+        self._trigger(self.ExerciseProgressReported, learning_event)
 
-    @event(QuizGraded)
-    def grade_quiz(
-        self,
-        event_id: str,
-        occurred_at: datetime,
-        class_id: str | None,
-        topic: str,
-        data: dict[str, Any],
-        metadata: dict[str, Any] | None,
-        content_hash: str,
-    ) -> None:
-        self._take_in(event_id, occurred_at, class_id, topic, Component.QUIZ, data)
+    def grade_quiz(self, learning_event: LearningEventFields) -> None:
+        self._trigger(self.QuizGraded, learning_event)
 
-    @event(CodeQualityAssessed)
-    def assess_code_quality(
-        self,
-        event_id: str,
-        occurred_at: datetime,
-        class_id: str | None,
-        topic: str,
-        data: dict[str, Any],
-        metadata: dict[str, Any] | None,
-        content_hash: str,
-    ) -> None:
-        self._take_in(event_id, occurred_at, class_id, topic, Component.QUALITY, data)
+    def assess_code_quality(self, learning_event: LearningEventFields) -> None:
+        self._trigger(self.CodeQualityAssessed, learning_event)
 
-    @event(PracticeRecorded)
-    def record_practice(
-        self,
-        event_id: str,
-        occurred_at: datetime,
-        class_id: str | None,
-        topic: str,
-        data: dict[str, Any],
-        metadata: dict[str, Any] | None,
-        content_hash: str,
-    ) -> None:
-        self._take_in(event_id, occurred_at, class_id, topic, Component.CONSISTENCY, data)
+    def record_practice(self, learning_event: LearningEventFields) -> None:
+        self._trigger(self.PracticeRecorded, learning_event)
 
     def record(self, learning_event: LearningEventFields) -> None:
         """Record one validated learning event with the command of its component."""
-        command = {
-            Component.COMPLETION: self.report_exercise_progress,
-            Component.QUIZ: self.grade_quiz,
-            Component.QUALITY: self.assess_code_quality,
-            Component.CONSISTENCY: self.record_practice,
-        }[Component(learning_event.component)]
-        command(
-            learning_event.event_id,
-            learning_event.occurred_at,
-            learning_event.class_id,
-            learning_event.topic,
-            learning_event.data,
-            learning_event.metadata,
-            learning_event.content_hash,
+        match learning_event.component:
+            case Component.COMPLETION:
+                self.report_exercise_progress(learning_event)
+            case Component.QUIZ:
+                self.grade_quiz(learning_event)
+            case Component.QUALITY:
+                self.assess_code_quality(learning_event)
+            case Component.CONSISTENCY:
+                self.record_practice(learning_event)
+            case other:
+                raise UnknownComponentError(other)
+
+    def take_in(self, recorded: LearningEventRecorded) -> None:
+        self.ledger.add(recorded.fact)
+        self.event_count += 1
+        if recorded.class_id is not None and recorded.class_id not in self.class_ids:
+            self.class_ids.append(recorded.class_id)
+
+    def _trigger(
+        self, event_class: type[LearningEventRecorded], learning_event: LearningEventFields
+    ) -> None:
+        self.trigger_event(
+            event_class,
+            event_id=learning_event.event_id,
+            occurred_at=learning_event.occurred_at,
+            class_id=learning_event.class_id,
+            topic=learning_event.topic,
+            data=learning_event.data,
+            metadata=learning_event.metadata,
+            content_hash=learning_event.content_hash,
         )
 
     def mastery(self, as_of: date | None = None) -> Mastery:
@@ -135,33 +122,26 @@ class StudentMastery(Aggregate):
             raise NoLearningEvidenceError(self.tenant_id, self.student_id)
         return self.ledger.mastery(day)
 
-    def _take_in(
-        self,
-        event_id: str,
-        occurred_at: datetime,
-        class_id: str | None,
-        topic: str,
-        component: Component,
-        data: dict[str, Any],
-    ) -> None:
-        fact = LearningFact(event_id, occurred_at, topic, evidence_from_data(component, data))
-        self.ledger.add(fact)
-        self.event_count += 1
-        if class_id is not None and class_id not in self.class_ids:
-            self.class_ids.append(class_id)
-
 
 class LearningEventFields(Protocol):
     """What the aggregate needs of a validated learning event (a structural contract)."""
 
-    event_id: str
-    occurred_at: datetime
-    class_id: str | None
-    topic: str
-    component: str
-    data: dict[str, Any]
-    metadata: dict[str, Any] | None
-    content_hash: str
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def class_id(self) -> str | None: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def component(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def metadata(self) -> dict[str, Any] | None: ...
+    @property
+    def content_hash(self) -> str: ...
 
 
 def student_aggregate_id(tenant_id: str, student_id: str) -> UUID:
@@ -171,21 +151,12 @@ def student_aggregate_id(tenant_id: str, student_id: str) -> UUID:
 
 def fact_of(domain_event: StudentMastery.LearningEventRecorded) -> LearningFact:
     """The learning fact a recorded domain event stands for (used by replay and projections)."""
-    component = LEARNING_EVENT_COMPONENTS[type(domain_event)]
-    return LearningFact(
-        domain_event.event_id,
-        domain_event.occurred_at,
-        domain_event.topic,
-        evidence_from_data(component, domain_event.data),
-    )
+    return domain_event.fact
 
 
-LEARNING_EVENT_COMPONENTS: dict[type[Any], Component] = {
-    StudentMastery.ExerciseProgressReported: Component.COMPLETION,
-    StudentMastery.QuizGraded: Component.QUIZ,
-    StudentMastery.CodeQualityAssessed: Component.QUALITY,
-    StudentMastery.PracticeRecorded: Component.CONSISTENCY,
-}
+class UnknownComponentError(ValueError):
+    def __init__(self, component: str) -> None:
+        super().__init__(f"unknown learning component {component!r}")
 
 
 class NoLearningEvidenceError(LookupError):

@@ -44,9 +44,7 @@ def build(settings: Settings) -> Iterator[Container]:
 
 
 @contextmanager
-def services(
-    settings: Settings, *, redis: bool = False, kafka: bool = False
-) -> Iterator[Settings]:
+def services(settings: Settings, *, redis: bool = False, kafka: bool = False) -> Iterator[Settings]:
     """Settings with every needed URL: the configured ones, else embedded servers.
 
     Embedded servers live under ``settings.data_dir`` and stop when the block exits; their

@@ -60,7 +60,9 @@ class Settings:
             try:
                 value = int(raw)
             except ValueError:
-                raise ConfigurationError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+                raise ConfigurationError(
+                    f"{PREFIX}{name} must be an integer, got {raw!r}"
+                ) from None
             if value < minimum:
                 raise ConfigurationError(f"{PREFIX}{name} must be >= {minimum}, got {value}")
             return value

@@ -91,8 +91,12 @@ def _study_session(
 ) -> Iterator[dict[str, Any]]:
     skill = min(1.0, max(0.0, profile["ability"] + profile["trend"] * (progress - 0.5)))
     topic = rng.choice(profile["topics"])
-    moment = datetime(day.year, day.month, day.day, rng.randint(7, 21), rng.randint(0, 59), tzinfo=UTC)
-    for component in rng.sample(("completion", "quiz", "quality", "consistency"), k=rng.randint(1, 3)):
+    moment = datetime(
+        day.year, day.month, day.day, rng.randint(7, 21), rng.randint(0, 59), tzinfo=UTC
+    )
+    for component in rng.sample(
+        ("completion", "quiz", "quality", "consistency"), k=rng.randint(1, 3)
+    ):
         moment += timedelta(minutes=rng.randint(1, 40))
         yield _event(profile, component, topic, moment, _data(rng, component, skill))
 
@@ -102,7 +106,11 @@ def _data(rng: random.Random, component: str, skill: float) -> dict[str, Any]:
     if component == "completion":
         total = rng.choice((10, 15, 20, 25, 30))
         completed = round(total * min(1.0, max(0.0, skill + noise)))
-        return {"total_exercises": total, "completed_exercises": completed, "difficulty": rng.choice(DIFFICULTIES)}
+        return {
+            "total_exercises": total,
+            "completed_exercises": completed,
+            "difficulty": rng.choice(DIFFICULTIES),
+        }
     if component == "quiz":
         total = rng.choice((5, 10, 20))
         return {
@@ -112,8 +120,10 @@ def _data(rng: random.Random, component: str, skill: float) -> dict[str, Any]:
             "time_spent_seconds": round(rng.uniform(60, 1200), 1),
         }
     if component == "quality":
+
         def score() -> float:
             return round(min(1.0, max(0.0, skill + rng.uniform(-0.15, 0.1))), 3)
+
         return {"avg_code_quality": score(), "correctness": score(), "efficiency": score()}
     return {"activity": rng.choice(("reading", "practice", "video", "review"))}
 

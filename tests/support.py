@@ -46,4 +46,6 @@ def count_rows(database_url: str, sql: str) -> int:
 
 
 def learning_event_rows(database_url: str) -> int:
-    return count_rows(database_url, "SELECT count(*) FROM mastery_events WHERE topic NOT LIKE '%Enrolled'")
+    return count_rows(
+        database_url, "SELECT count(*) FROM mastery_events WHERE topic NOT LIKE '%Enrolled'"
+    )

@@ -42,6 +42,11 @@ def reported_errors() -> Iterator[None]:
         raise fail(f"database: {exc}") from None
     except OSError as exc:
         raise fail(str(exc)) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        logging.getLogger("mastery").debug("unexpected failure", exc_info=True)
+        raise fail(f"unexpected {type(exc).__name__}: {exc}") from None
 
 
 @contextmanager

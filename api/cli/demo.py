@@ -38,7 +38,9 @@ def demo(
 
 def _write_cohort(path: Path, students: int, days: int) -> Path:
     end = datetime.now(UTC).date()
-    events = list(cohort_events(CohortShape(students=students, days=days, end=end, tenant_id="demo")))
+    events = list(
+        cohort_events(CohortShape(students=students, days=days, end=end, tenant_id="demo"))
+    )
     random.Random(1).shuffle(events)  # files arrive in no particular order
     with path.open("w", encoding="utf-8") as out:
         for event in events:

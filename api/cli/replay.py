@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from api.cli.common import EXIT_USAGE, console, container, fail
+from domain.student_mastery import StudentMastery
 from infrastructure.event_store.application import Replay
 from infrastructure.ingest.contract import format_timestamp
 from infrastructure.ingest.identifiers import check_identifier, check_tenant
@@ -87,10 +88,8 @@ def _print_table(history: Replay, as_of: date) -> None:
     )
 
 
-def _component(event: object) -> str:
-    from domain.student_mastery import LEARNING_EVENT_COMPONENTS  # noqa: PLC0415
-
-    return LEARNING_EVENT_COMPONENTS[type(event)].value
+def _component(event: StudentMastery.LearningEventRecorded) -> str:
+    return event.component.value
 
 
 def _check_ids(student: str, tenant: str) -> None:
@@ -106,4 +105,3 @@ def _parse_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise fail(f"--as-of must be a date YYYY-MM-DD, got {value!r}", EXIT_USAGE) from None
-

@@ -21,7 +21,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    EventStore,
+    IntegrityError,
+    JSONTranscoder,
+    Transcoder,
+    Transcoding,
+)
 from eventsourcing.utils import get_topic
 
 from domain.mastery import Mastery, MasteryLedger, mastery_as_of, timeline
@@ -31,6 +37,7 @@ from infrastructure.event_store.recorder import (
     EventIdRow,
     IdempotentApplicationRecorder,
 )
+from infrastructure.event_store.transcoder import EventJSONTranscoder
 from infrastructure.ingest.contract import ValidatedEvent
 from infrastructure.settings import Settings, database_parts
 
@@ -72,7 +79,7 @@ class MastersLedgerAsState(Transcoding):
         return MasteryLedger.from_state(data)
 
 
-class MasteryApplication(Application):
+class MasteryApplication(Application[UUID]):
     name = "Mastery"
 
     def __init__(self, settings: Settings) -> None:
@@ -90,6 +97,20 @@ class MasteryApplication(Application):
         super().register_transcodings(transcoder)
         transcoder.register(MastersLedgerAsState())
 
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = EventJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """Snapshots hold the aggregate's id (a UUID): they keep the library's transcoder."""
+        transcoder = JSONTranscoder()
+        self.register_transcodings(transcoder)
+        return self.factory.event_store(
+            mapper=self.factory.mapper(transcoder=transcoder),
+            recorder=self.factory.aggregate_recorder(purpose="snapshots"),
+        )
+
     # --- writing ------------------------------------------------------------------------
 
     def record_events(self, events: Sequence[ValidatedEvent]) -> WriteResult:
@@ -106,7 +127,7 @@ class MasteryApplication(Application):
             except IntegrityError:
                 # A concurrent writer took a version or an event_id first: re-read, retry.
                 self._evict({student_aggregate_id(e.tenant_id, e.student_id) for e in fresh})
-                time.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311 - jitter only
+                time.sleep(random.uniform(0, 0.005 * attempt))
                 continue
             return WriteResult(statuses, position)
         raise WriteContentionError(len(events), MAX_WRITE_ATTEMPTS)
@@ -158,15 +179,19 @@ class MasteryApplication(Application):
 
     def _get_or_enroll(self, students: set[tuple[str, str]]) -> dict[UUID, StudentMastery]:
         aggregates: dict[UUID, StudentMastery] = {}
+        missing: dict[UUID, tuple[str, str]] = {}
         for tenant_id, student_id in students:
             aggregate_id = student_aggregate_id(tenant_id, student_id)
             cached = self._cache.get(aggregate_id)
             if cached is not None:
                 aggregates[aggregate_id] = cached
-                continue
-            try:
+            else:
+                missing[aggregate_id] = (tenant_id, student_id)
+        existing = self.idempotent_recorder.existing_originators(missing)
+        for aggregate_id, (tenant_id, student_id) in missing.items():
+            if aggregate_id in existing:
                 aggregates[aggregate_id] = self.repository.get(aggregate_id)
-            except AggregateNotFoundError:
+            else:
                 aggregates[aggregate_id] = StudentMastery(tenant_id, student_id)
         return aggregates
 

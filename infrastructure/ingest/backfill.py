@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import IO
 
 from infrastructure.event_store.application import Status
 from infrastructure.ingest.files import SourceRecord, read_records
-from infrastructure.ingest.service import IngestService, Outcome
+from infrastructure.ingest.service import IngestReport, IngestService, Outcome
 
 
 @dataclass(slots=True)
@@ -46,17 +47,40 @@ def backfill_file(
 ) -> BackfillSummary:
     """Ingest every record of ``path``; ``on_progress`` gets the bytes read so far."""
     summary = BackfillSummary(path, rejects_path or default_rejects_path(path))
-    with path.open("rb") as stream, summary.rejects_path.open("w", encoding="utf-8") as rejects:
+    with (
+        path.open("rb") as stream,
+        summary.rejects_path.open("w", encoding="utf-8") as rejects,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-writer") as writer,
+    ):
+        # Batch N is written (database I/O) while batch N+1 is read and validated.
+        in_flight: tuple[list[SourceRecord], Future[IngestReport], int] | None = None
         for batch in _batches(read_records(path, stream), service.batch_size):
-            report = service.ingest([record.item for record in batch])
-            for record, outcome in zip(batch, report.outcomes, strict=True):
-                summary.counts[outcome.status.value] += 1
-                if outcome.status in (Status.REJECTED, Status.CONFLICT):
-                    _write_reject(rejects, path, record, outcome)
-            if report.position is not None:
-                summary.position = max(summary.position or 0, report.position)
-            on_progress(_tell(stream))
+            validated = service.validate([record.item for record in batch])
+            if in_flight is not None:
+                _account(summary, rejects, path, *in_flight, on_progress)
+            in_flight = (batch, writer.submit(service.record, validated), _tell(stream))
+        if in_flight is not None:
+            _account(summary, rejects, path, *in_flight, on_progress)
     return summary
+
+
+def _account(
+    summary: BackfillSummary,
+    rejects: IO[str],
+    path: Path,
+    batch: list[SourceRecord],
+    written: Future[IngestReport],
+    offset: int,
+    on_progress: Callable[[int], None],
+) -> None:
+    report = written.result()
+    for record, outcome in zip(batch, report.outcomes, strict=True):
+        summary.counts[outcome.status.value] += 1
+        if outcome.status in (Status.REJECTED, Status.CONFLICT):
+            _write_reject(rejects, path, record, outcome)
+    if report.position is not None:
+        summary.position = max(summary.position or 0, report.position)
+    on_progress(offset)
 
 
 def _batches(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
@@ -80,5 +104,5 @@ def _write_reject(rejects: IO[str], path: Path, record: SourceRecord, outcome: O
 def _tell(stream: IO[bytes]) -> int:
     try:
         return stream.tell()
-    except OSError:
+    except (OSError, ValueError):
         return 0

@@ -12,12 +12,26 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from infrastructure.ingest.contract import FieldError, InvalidEvent, parse_json
 
-TOP_LEVEL_COLUMNS = ("event_id", "timestamp", "tenant_id", "student_id", "class_id", "component", "topic")
-INT_COLUMNS = ("total_exercises", "completed_exercises", "total_questions", "correct_answers", "attempts")
+TOP_LEVEL_COLUMNS = (
+    "event_id",
+    "timestamp",
+    "tenant_id",
+    "student_id",
+    "class_id",
+    "component",
+    "topic",
+)
+INT_COLUMNS = (
+    "total_exercises",
+    "completed_exercises",
+    "total_questions",
+    "correct_answers",
+    "attempts",
+)
 FLOAT_COLUMNS = ("time_spent_seconds", "avg_code_quality", "correctness", "efficiency")
 TEXT_COLUMNS = ("difficulty", "activity")
 DATA_COLUMNS = INT_COLUMNS + FLOAT_COLUMNS + TEXT_COLUMNS
@@ -67,7 +81,13 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[SourceRecord]:
 def _csv_records(path: Path, stream: IO[bytes]) -> Iterator[SourceRecord]:
     csv.field_size_limit(MAX_CSV_FIELD)
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-    reader = csv.reader(text)
+    try:
+        yield from _csv_rows(path, csv.reader(text))
+    finally:
+        text.detach()  # the caller owns (and closes) the byte stream
+
+
+def _csv_rows(path: Path, reader: Any) -> Iterator[SourceRecord]:
     try:
         header = next(reader)
     except StopIteration:

@@ -1,4 +1,4 @@
-"""Identifier rules of SPEC §3, shared by the contract and by every id that reaches a key or query."""
+"""Identifier rules of SPEC §3: for the contract and for every id that reaches a key or query."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def check_identifier(kind: str, value: str) -> str:
 def check_tenant(value: str) -> str:
     if not _TENANT.fullmatch(value):
         raise ValueError(
-            f"tenant id must be 1-63 characters of a-z 0-9 -, starting with a letter or digit, got {value!r}"
+            "tenant id must be 1-63 characters of a-z 0-9 -, starting with a letter or digit,"
+            f" got {value!r}"
         )
     return value

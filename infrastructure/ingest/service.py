@@ -67,32 +67,47 @@ class IngestService:
         """One outcome per item; an item is a parsed JSON value or an ``InvalidEvent``."""
         report = IngestReport()
         for start in range(0, len(items), self.batch_size):
-            self._ingest_batch(items[start : start + self.batch_size], report)
+            self.record(self.validate(items[start : start + self.batch_size]), report)
         return report
 
-    def _ingest_batch(self, items: Sequence[object], report: IngestReport) -> None:
+    def validate(self, items: Sequence[object]) -> ValidatedBatch:
+        """The CPU-only half of ingest; callers may run it while a previous batch is recorded."""
         now = self.clock()
-        outcomes: list[Outcome | None] = []
-        valid: list[ValidatedEvent] = []
-        slots: list[int] = []
+        batch = ValidatedBatch()
         for item in items:
             try:
                 if isinstance(item, InvalidEvent):
                     raise item
                 event = validate_event(item, now)
             except InvalidEvent as invalid:
-                outcomes.append(_rejected(item, invalid))
+                batch.outcomes.append(_rejected(item, invalid))
                 continue
-            slots.append(len(outcomes))
-            outcomes.append(None)
-            valid.append(event)
-        if valid:
-            written = self.application.record_events(valid)
-            for slot, event, status in zip(slots, valid, written.statuses, strict=True):
+            batch.slots.append(len(batch.outcomes))
+            batch.outcomes.append(None)
+            batch.events.append(event)
+        return batch
+
+    def record(self, batch: ValidatedBatch, report: IngestReport | None = None) -> IngestReport:
+        """Write a validated batch (one transaction) and add its outcomes to ``report``."""
+        report = IngestReport() if report is None else report
+        outcomes = list(batch.outcomes)
+        if batch.events:
+            written = self.application.record_events(batch.events)
+            for slot, event, status in zip(
+                batch.slots, batch.events, written.statuses, strict=True
+            ):
                 outcomes[slot] = _outcome(event, status)
             if written.position is not None:
                 report.position = max(report.position or 0, written.position)
         report.outcomes.extend(o for o in outcomes if o is not None)
+        return report
+
+
+@dataclass(slots=True)
+class ValidatedBatch:
+    outcomes: list[Outcome | None] = field(default_factory=list)  # None: awaiting the write
+    events: list[ValidatedEvent] = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)  # where each event's outcome goes
 
 
 def _outcome(event: ValidatedEvent, status: Status) -> Outcome:

@@ -56,7 +56,7 @@ def upgrade() -> None:
         '(events "public"."stored_event_uuid"[]) '
         "RETURNS SETOF bigint LANGUAGE plpgsql AS "
         "$BODY$BEGIN    SET LOCAL lock_timeout = '0s';    NOTIFY \"mastery_events\";"
-        "    RETURN QUERY    INSERT INTO \"public\".\"mastery_events\" AS t ("
+        '    RETURN QUERY    INSERT INTO "public"."mastery_events" AS t ('
         "    originator_id, originator_version, topic, state)"
         "    SELECT originator_id, originator_version, topic, state"
         "    FROM unnest(events)    RETURNING notification_id;END;$BODY$"

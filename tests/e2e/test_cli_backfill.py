@@ -42,22 +42,37 @@ VALID = {
 }
 
 
-def test_bad_lines_are_rejected_with_reasons_and_valid_lines_recorded(database_url: str, tmp_path: Path) -> None:
+def test_bad_lines_are_rejected_with_reasons_and_valid_lines_recorded(
+    database_url: str, tmp_path: Path
+) -> None:
     good = [dict(VALID, event_id=f"ok-{i}") for i in range(5)]
     bad_lines = {
         "invalid_json": '{"event_id": "broken", ',
-        "wrong_type": json.dumps(dict(VALID, event_id="wt", data={"total_exercises": "ten", "completed_exercises": 1})),
-        "correct_gt_total": json.dumps(
-            dict(VALID, event_id="q", component="quiz", data={"total_questions": 5, "correct_answers": 6})
+        "wrong_type": json.dumps(
+            dict(VALID, event_id="wt", data={"total_exercises": "ten", "completed_exercises": 1})
         ),
-        "naive_timestamp": json.dumps(dict(VALID, event_id="naive", timestamp="2026-02-01T10:00:00")),
+        "correct_gt_total": json.dumps(
+            dict(
+                VALID,
+                event_id="q",
+                component="quiz",
+                data={"total_questions": 5, "correct_answers": 6},
+            )
+        ),
+        "naive_timestamp": json.dumps(
+            dict(VALID, event_id="naive", timestamp="2026-02-01T10:00:00")
+        ),
         "unknown_component": json.dumps(dict(VALID, event_id="uc", component="attendance")),
         "colon_id": json.dumps(dict(VALID, event_id="a:b")),
         "star_id": json.dumps(dict(VALID, student_id="bob*")),
         "space_id": json.dumps(dict(VALID, event_id="has space")),
         "huge_line": json.dumps(dict(VALID, event_id="huge", metadata={"blob": "x" * 10_000_000})),
     }
-    lines = [json.dumps(e) for e in good[:3]] + list(bad_lines.values()) + [json.dumps(e) for e in good[3:]]
+    lines = (
+        [json.dumps(e) for e in good[:3]]
+        + list(bad_lines.values())
+        + [json.dumps(e) for e in good[3:]]
+    )
     source = tmp_path / "mixed.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -66,7 +81,10 @@ def test_bad_lines_are_rejected_with_reasons_and_valid_lines_recorded(database_u
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert "9 line(s)" in result.stdout
-    rejects = [json.loads(line) for line in (tmp_path / "mixed.jsonl.rejects.jsonl").read_text().splitlines()]
+    rejects = [
+        json.loads(line)
+        for line in (tmp_path / "mixed.jsonl.rejects.jsonl").read_text().splitlines()
+    ]
     assert [r["line"] for r in rejects] == list(range(4, 13))
     by_line = {r["line"]: r for r in rejects}
     assert by_line[4]["code"] == "invalid_json"
@@ -79,7 +97,10 @@ def test_bad_lines_are_rejected_with_reasons_and_valid_lines_recorded(database_u
     assert by_line[11]["errors"][0]["loc"] == "event_id"
     assert by_line[12]["code"] == "too_large"
     assert all(r["raw"] for r in rejects)
-    assert count_rows(database_url, "SELECT count(*) FROM mastery_event_ids WHERE tenant_id = 't-bad'") == 5
+    assert (
+        count_rows(database_url, "SELECT count(*) FROM mastery_event_ids WHERE tenant_id = 't-bad'")
+        == 5
+    )
 
 
 def test_csv_backfill_records_rows_and_rejects_bad_cells(database_url: str, tmp_path: Path) -> None:
@@ -93,17 +114,33 @@ def test_csv_backfill_records_rows_and_rejects_bad_cells(database_url: str, tmp_
     )
     result = run(database_url, "backfill", str(source))
     assert result.returncode == 1
-    rejects = [json.loads(x) for x in (tmp_path / "events.csv.rejects.jsonl").read_text().splitlines()]
+    rejects = [
+        json.loads(x) for x in (tmp_path / "events.csv.rejects.jsonl").read_text().splitlines()
+    ]
     assert [(r["line"], r["errors"][0]["loc"]) for r in rejects] == [(4, "data.total_questions")]
-    replay = run(database_url, "replay", "carol", "--tenant", "t-csv", "--as-of", "2026-02-02", "--format", "json")
+    replay = run(
+        database_url,
+        "replay",
+        "carol",
+        "--tenant",
+        "t-csv",
+        "--as-of",
+        "2026-02-02",
+        "--format",
+        "json",
+    )
     assert replay.returncode == 0, replay.stderr
     document = json.loads(replay.stdout)
     assert [e["event_id"] for e in document["events"]] == ["c1", "c2"]
     assert document["mastery"]["components"]["quiz"] == 0.81
 
 
-def test_a_backfill_killed_midway_then_rerun_records_every_event_once(database_url: str, tmp_path: Path) -> None:
-    events = list(cohort_events(CohortShape(students=200, events=40_000, tenant_id="t-kill", seed=3)))
+def test_a_backfill_killed_midway_then_rerun_records_every_event_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    events = list(
+        cohort_events(CohortShape(students=200, events=40_000, tenant_id="t-kill", seed=3))
+    )
     source = write_jsonl(tmp_path / "big.jsonl", events)
     env = dict(os.environ, MASTERY_DATABASE_URL=database_url, MASTERY_INGEST_BATCH_SIZE="500")
     process = subprocess.Popen(
@@ -128,14 +165,19 @@ def test_a_backfill_killed_midway_then_rerun_records_every_event_once(database_u
     assert rerun.returncode == 0, rerun.stderr
     assert count_rows(database_url, "SELECT count(*) FROM mastery_event_ids") == 40_000
     assert learning_event_rows(database_url) == 40_000
-    assert count_rows(
-        database_url,
-        "SELECT count(*) FROM (SELECT originator_id FROM mastery_events "
-        "GROUP BY originator_id HAVING max(originator_version) <> count(*)) AS gaps",
-    ) == 0
+    assert (
+        count_rows(
+            database_url,
+            "SELECT count(*) FROM (SELECT originator_id FROM mastery_events "
+            "GROUP BY originator_id HAVING max(originator_version) <> count(*)) AS gaps",
+        )
+        == 0
+    )
 
 
-def test_missing_file_and_bad_arguments_give_clear_messages(database_url: str, tmp_path: Path) -> None:
+def test_missing_file_and_bad_arguments_give_clear_messages(
+    database_url: str, tmp_path: Path
+) -> None:
     missing = run(database_url, "backfill", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2
     assert "no such file" in missing.stderr

@@ -65,7 +65,9 @@ def _library_schema(url: str) -> None:
         datastore.close()
 
 
-def test_migrated_schema_is_what_the_library_creates(database_url: str, server_database_url: str) -> None:
+def test_migrated_schema_is_what_the_library_creates(
+    database_url: str, server_database_url: str
+) -> None:
     reference = database_url.rsplit("/", 1)[0] + "/" + database_url.rsplit("/", 1)[1] + "_lib"
     admin = server_database_url.rsplit("/", 1)[0] + "/postgres"
     name = reference.rsplit("/", 1)[1]

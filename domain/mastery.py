@@ -1,0 +1,787 @@
+"""The mastery model, formula ``seed-v1`` (SPEC §4): a pure function of facts and a date.
+
+Exactness. Every score is computed as an exact rational number and turned into a float once,
+correctly rounded. Completion and quiz are ratios of integer sums (difficulty multipliers and
+quiz confidences in tenths); a quality input is read as the decimal it was written as (the
+shortest ``repr`` of the float, which is the JSON text), so three inputs of 0.7 give a quality
+of exactly 0.7; consistency is (current / longest) * (9/10)^days. Rational arithmetic is
+associative, so results are bit-identical whatever order the facts arrive in, and a score that
+lies exactly on a threshold (0.75, 0.70, ...) is never pushed below it by float noise.
+Thresholds (levels, recommendations, learning path) compare those correctly rounded floats, so
+``level_for(m.score) == m.level`` always holds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from domain.facts import (
+    DIFFICULTY_TENTHS,
+    ActivityEvidence,
+    CompletionEvidence,
+    Component,
+    LearningFact,
+    QualityEvidence,
+    QuizEvidence,
+)
+
+FORMULA = "seed-v1"
+WEIGHTS: dict[str, float] = {"completion": 0.40, "quiz": 0.30, "quality": 0.20, "consistency": 0.10}
+QUALITY_WINDOW = 10
+COMPONENT_THRESHOLD = 0.70
+TOPIC_THRESHOLD = 0.60
+LEVELS: tuple[tuple[float, str], ...] = (
+    (0.90, "expert"),
+    (0.75, "proficient"),
+    (0.60, "competent"),
+    (0.40, "developing"),
+)
+LOWEST_LEVEL = "beginner"
+PREDICTION_WINDOW = 14
+PREDICTION_MIN_SNAPSHOTS = 3
+TREND_THRESHOLD = Fraction(1, 1000)
+
+_WEIGHT_TENTHS: dict[Component, int] = {
+    Component.COMPLETION: 4,
+    Component.QUIZ: 3,
+    Component.QUALITY: 2,
+    Component.CONSISTENCY: 1,
+}
+_DAILY_DECAY = Fraction(9, 10)
+# (9/10)^7100 is below the smallest positive float; past this many idle days consistency is 0.
+_DECAY_HORIZON_DAYS = 7_100
+_ONE_DAY = timedelta(days=1)
+_STATE_VERSION = 1
+
+_RECOMMENDATIONS: dict[Component, tuple[str, str, str]] = {
+    Component.COMPLETION: ("practice", "completing exercises", "high"),
+    Component.QUIZ: ("review", "concepts", "medium"),
+    Component.QUALITY: ("refactor", "code quality", "medium"),
+    Component.CONSISTENCY: ("schedule", "daily practice", "low"),
+}
+_LEARNING_PATHS: dict[Component, tuple[str, ...]] = {
+    Component.COMPLETION: ("practice_basic", "exercise_variety", "timed_challenges"),
+    Component.QUIZ: ("concept_review", "practice_quizzes", "mock_tests"),
+    Component.QUALITY: ("code_reviews", "refactoring_practice", "best_practices"),
+    Component.CONSISTENCY: ("daily_goals", "streak_reminders", "study_schedule"),
+}
+_ADVANCED_PATH = ("challenge_exercises", "advanced_topics")
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentScores:
+    """The four components (or their weighted parts), unrounded."""
+
+    completion: float
+    quiz: float
+    quality: float
+    consistency: float
+
+    def of(self, component: Component) -> float:
+        value: float = getattr(self, component.value)
+        return value
+
+    def to_document(self) -> dict[str, float]:
+        return {c.value: _rounded(self.of(c)) for c in Component}
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceCounts:
+    """How many facts of each component, and on how many distinct UTC dates there was activity."""
+
+    completion: int
+    quiz: int
+    quality: int
+    consistency: int
+    activity_days: int
+
+    def to_document(self) -> dict[str, int]:
+        return {
+            "completion": self.completion,
+            "quiz": self.quiz,
+            "quality": self.quality,
+            "consistency": self.consistency,
+            "activity_days": self.activity_days,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMastery:
+    score: float
+    level: str
+    components: ComponentScores
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "mastery_score": _rounded(self.score),
+            "level": self.level,
+            "components": self.components.to_document(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    action: str
+    area: str
+    priority: str
+
+    def to_document(self) -> dict[str, str]:
+        return {"action": self.action, "area": self.area, "priority": self.priority}
+
+
+@dataclass(frozen=True, slots=True)
+class Mastery:
+    """A student's mastery as of a date. Scores are unrounded; ``to_document`` rounds them."""
+
+    as_of: date
+    score: float
+    level: str
+    components: ComponentScores
+    breakdown: ComponentScores
+    evidence: EvidenceCounts
+    topics: dict[str, TopicMastery]
+    event_count: int
+    last_event_at: datetime | None
+    recommendations: tuple[Recommendation, ...]
+    learning_path: tuple[str, ...]
+    formula: str = FORMULA
+
+    @property
+    def no_evidence(self) -> tuple[str, ...]:
+        """Components that rest on no fact and so count as 0.0.
+
+        Consistency is measured from the dates of *all* facts, so it lacks evidence only when
+        there is no fact at all, not when there is merely no ``consistency`` activity marker.
+        """
+        counts = {
+            Component.COMPLETION: self.evidence.completion,
+            Component.QUIZ: self.evidence.quiz,
+            Component.QUALITY: self.evidence.quality,
+            Component.CONSISTENCY: self.evidence.activity_days,
+        }
+        return tuple(c.value for c in Component if counts[c] == 0)
+
+    def to_document(self, *, with_topics: bool = True) -> dict[str, Any]:
+        """JSON-ready: SPEC §5 ``current_mastery`` minus tenant, student and position."""
+        document: dict[str, Any] = {
+            "as_of": self.as_of.isoformat(),
+            "mastery_score": _rounded(self.score),
+            "level": self.level,
+            "components": self.components.to_document(),
+            "breakdown": self.breakdown.to_document(),
+            "evidence": self.evidence.to_document(),
+        }
+        if with_topics:
+            document["topics"] = {name: t.to_document() for name, t in self.topics.items()}
+        document.update(
+            event_count=self.event_count,
+            last_event_at=_iso_z(self.last_event_at) if self.last_event_at else None,
+            formula=self.formula,
+            recommendations=[r.to_document() for r in self.recommendations],
+            learning_path=list(self.learning_path),
+            no_evidence=list(self.no_evidence),
+        )
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    predicted_score: float | None
+    confidence: float
+    trend: str
+    intervention_needed: bool
+    days: int
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "predicted_score": self.predicted_score,
+            "confidence": self.confidence,
+            "trend": self.trend,
+            "intervention_needed": self.intervention_needed,
+            "days": self.days,
+        }
+
+
+def level_for(score: float) -> str:
+    """The level of an unrounded score."""
+    for threshold, level in LEVELS:
+        if score >= threshold:
+            return level
+    return LOWEST_LEVEL
+
+
+# --- exact arithmetic ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ExactComponents:
+    completion: Fraction
+    quiz: Fraction
+    quality: Fraction
+    consistency: Fraction
+
+    def of(self, component: Component) -> Fraction:
+        value: Fraction = getattr(self, component.value)
+        return value
+
+    def weighted(self, component: Component) -> Fraction:
+        return Fraction(_WEIGHT_TENTHS[component], 10) * self.of(component)
+
+    def score(self) -> Fraction:
+        return sum((self.weighted(c) for c in Component), Fraction(0))
+
+    def scores(self) -> ComponentScores:
+        return ComponentScores(*(float(self.of(c)) for c in Component))
+
+    def breakdown(self) -> ComponentScores:
+        return ComponentScores(*(float(self.weighted(c)) for c in Component))
+
+
+def _decimal(value: float) -> Fraction:
+    """The exact value of the decimal a float was written as (0.7 -> 7/10)."""
+    return Fraction(repr(value))
+
+
+def _ratio(numerator: int, denominator: int) -> Fraction:
+    return Fraction(numerator, denominator) if denominator else Fraction(0)
+
+
+def _mean(values: Sequence[Fraction]) -> Fraction:
+    return sum(values, Fraction(0)) / len(values) if values else Fraction(0)
+
+
+def _quiz_confidence_tenths(attempts: int) -> int:
+    """conf = max(0.5, 1 - 0.1 * (attempts - 1)), in tenths."""
+    return max(5, 10 - (attempts - 1))
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: facts need a UTC time")
+    return moment.astimezone(UTC)
+
+
+def _iso_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _rounded(value: float) -> float:
+    return round(value, 3)
+
+
+# --- the ledger's parts --------------------------------------------------------------------------
+
+OrderKey = tuple[datetime, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _CompletionSample:
+    at: datetime
+    event_id: str
+    completed: int
+    total: int
+    difficulty: str
+
+    @property
+    def key(self) -> OrderKey:
+        return (self.at, self.event_id)
+
+    @property
+    def weighted_tenths(self) -> int:
+        return self.completed * DIFFICULTY_TENTHS[self.difficulty]
+
+    def to_state(self) -> list[Any]:
+        return [self.at.isoformat(), self.event_id, self.completed, self.total, self.difficulty]
+
+    @classmethod
+    def from_state(cls, state: list[Any]) -> _CompletionSample:
+        at, event_id, completed, total, difficulty = state
+        return cls(datetime.fromisoformat(at), event_id, completed, total, difficulty)
+
+
+@dataclass(frozen=True, slots=True)
+class _QualitySample:
+    at: datetime
+    event_id: str
+    avg_code_quality: float
+    correctness: float
+    efficiency: float
+    value: Fraction = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        inputs = (self.avg_code_quality, self.correctness, self.efficiency)
+        object.__setattr__(self, "value", sum(map(_decimal, inputs), Fraction(0)) / 3)
+
+    @property
+    def key(self) -> OrderKey:
+        return (self.at, self.event_id)
+
+    def to_state(self) -> list[Any]:
+        return [
+            self.at.isoformat(),
+            self.event_id,
+            self.avg_code_quality,
+            self.correctness,
+            self.efficiency,
+        ]
+
+    @classmethod
+    def from_state(cls, state: list[Any]) -> _QualitySample:
+        at, event_id, avg_code_quality, correctness, efficiency = state
+        return cls(datetime.fromisoformat(at), event_id, avg_code_quality, correctness, efficiency)
+
+
+def _keep_latest(window: list[_QualitySample], sample: _QualitySample) -> None:
+    """Insert into an ascending window and drop the oldest beyond ``QUALITY_WINDOW``."""
+    bisect.insort(window, sample, key=lambda s: s.key)
+    if len(window) > QUALITY_WINDOW:
+        del window[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _TopicParts:
+    """A topic's own components, exact (its consistency is the student's)."""
+
+    completion: Fraction
+    quiz: Fraction
+    quality: Fraction
+
+
+@dataclass(slots=True)
+class _TopicLedger:
+    completion: _CompletionSample | None = None
+    quiz_weighted_tenths: int = 0  # Σ correct * confidence in tenths
+    quiz_total: int = 0  # Σ total questions
+    quality: list[_QualitySample] = field(default_factory=list)  # ascending, the latest 10
+    # Derived, never part of the state: the topic's mastery at the last consistency asked for.
+    memo: tuple[Fraction, TopicMastery] | None = field(default=None, compare=False)
+
+    def mastery(self, consistency: Fraction) -> TopicMastery:
+        if self.memo is None or self.memo[0] != consistency:
+            self.memo = (consistency, _topic_mastery(self.parts(), consistency))
+        return self.memo[1]
+
+    def parts(self) -> _TopicParts:
+        completion = (
+            min(Fraction(1), _ratio(self.completion.weighted_tenths, 10 * self.completion.total))
+            if self.completion
+            else Fraction(0)
+        )
+        return _TopicParts(
+            completion=completion,
+            quiz=_ratio(self.quiz_weighted_tenths, 10 * self.quiz_total),
+            quality=_mean([s.value for s in self.quality]),
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "completion": self.completion.to_state() if self.completion else None,
+            "quiz": [self.quiz_weighted_tenths, self.quiz_total],
+            "quality": [s.to_state() for s in self.quality],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _TopicLedger:
+        completion = state["completion"]
+        weighted, total = state["quiz"]
+        return cls(
+            completion=_CompletionSample.from_state(completion) if completion else None,
+            quiz_weighted_tenths=weighted,
+            quiz_total=total,
+            quality=sorted(
+                (_QualitySample.from_state(s) for s in state["quality"]), key=lambda s: s.key
+            ),
+        )
+
+
+class _ActivityRuns:
+    """The set of activity dates and its runs of consecutive dates, updated in O(1) per date."""
+
+    __slots__ = ("_end_by_start", "_start_by_end", "dates", "latest", "longest")
+
+    def __init__(self) -> None:
+        self.dates: set[date] = set()
+        self.latest: date | None = None
+        self.longest = 0
+        self._end_by_start: dict[date, date] = {}
+        self._start_by_end: dict[date, date] = {}
+
+    def add(self, day: date) -> None:
+        if day in self.dates:
+            return
+        self.dates.add(day)
+        start = self._start_by_end.pop(day - _ONE_DAY, day)
+        end = self._end_by_start.pop(day + _ONE_DAY, day)
+        self._end_by_start[start] = end
+        self._start_by_end[end] = start
+        self.longest = max(self.longest, (end - start).days + 1)
+        self.latest = day if self.latest is None else max(self.latest, day)
+
+    @property
+    def current(self) -> int:
+        """Length of the run that ends at the latest date."""
+        if self.latest is None:
+            return 0
+        return (self.latest - self._start_by_end[self.latest]).days + 1
+
+    def consistency(self, as_of: date) -> Fraction:
+        """(current / longest) * 0.9^(as_of - latest); 0 with no activity."""
+        if self.latest is None:
+            return Fraction(0)
+        idle_days = (as_of - self.latest).days
+        if idle_days > _DECAY_HORIZON_DAYS:
+            return Fraction(0)
+        return Fraction(self.current, self.longest) * _DAILY_DECAY**idle_days
+
+
+# --- the ledger ----------------------------------------------------------------------------------
+
+
+class MasteryLedger:
+    """Order-independent accumulator of a student's facts: the StudentMastery aggregate's state.
+
+    Bounded in size: per topic the latest completion fact, integer quiz sums and the 10 latest
+    quality facts; overall the 10 latest quality facts, the set of activity dates, counts per
+    component and the time of the latest fact. Each fact must be added at most once (the
+    aggregate guarantees it by event id); the ledger keeps no list of ids.
+
+    Topics are those with completion, quiz or quality evidence: a ``consistency`` activity
+    marker counts as activity of the student, not as evidence about its topic.
+    """
+
+    __slots__ = (
+        "_activity",
+        "_completion_total",
+        "_completion_weighted_tenths",
+        "_counts",
+        "_last_event_at",
+        "_quality",
+        "_quiz_total",
+        "_quiz_weighted_tenths",
+        "_topics",
+    )
+
+    def __init__(self) -> None:
+        self._topics: dict[str, _TopicLedger] = {}
+        self._quality: list[_QualitySample] = []
+        self._activity = _ActivityRuns()
+        self._counts: dict[Component, int] = dict.fromkeys(Component, 0)
+        self._last_event_at: datetime | None = None
+        self._completion_weighted_tenths = 0  # Σ over topics' latest completion facts
+        self._completion_total = 0
+        self._quiz_weighted_tenths = 0
+        self._quiz_total = 0
+
+    @classmethod
+    def empty(cls) -> MasteryLedger:
+        return cls()
+
+    @property
+    def last_activity_date(self) -> date | None:
+        return self._activity.latest
+
+    @property
+    def event_count(self) -> int:
+        return sum(self._counts.values())
+
+    def add(self, fact: LearningFact) -> None:
+        at = _utc(fact.occurred_at)
+        _check_evidence(fact)
+        match fact.evidence:
+            case CompletionEvidence() as evidence:
+                self._add_completion(fact.topic, at, fact.event_id, evidence)
+            case QuizEvidence() as evidence:
+                self._add_quiz(fact.topic, evidence)
+            case QualityEvidence() as evidence:
+                self._add_quality(fact.topic, at, fact.event_id, evidence)
+            case ActivityEvidence():
+                pass
+        self._counts[fact.component] += 1
+        self._activity.add(at.date())
+        if self._last_event_at is None or at > self._last_event_at:
+            self._last_event_at = at
+
+    def _topic(self, topic: str) -> _TopicLedger:
+        ledger = self._topics.setdefault(topic, _TopicLedger())
+        ledger.memo = None
+        return ledger
+
+    def _add_completion(
+        self, topic: str, at: datetime, event_id: str, evidence: CompletionEvidence
+    ) -> None:
+        sample = _CompletionSample(
+            at,
+            event_id,
+            evidence.completed_exercises,
+            evidence.total_exercises,
+            evidence.difficulty,
+        )
+        ledger = self._topic(topic)
+        previous = ledger.completion
+        if previous is not None and previous.key > sample.key:
+            return
+        if previous is not None:
+            self._completion_weighted_tenths -= previous.weighted_tenths
+            self._completion_total -= previous.total
+        ledger.completion = sample
+        self._completion_weighted_tenths += sample.weighted_tenths
+        self._completion_total += sample.total
+
+    def _add_quiz(self, topic: str, evidence: QuizEvidence) -> None:
+        weighted = evidence.correct_answers * _quiz_confidence_tenths(evidence.attempts)
+        ledger = self._topic(topic)
+        ledger.quiz_weighted_tenths += weighted
+        ledger.quiz_total += evidence.total_questions
+        self._quiz_weighted_tenths += weighted
+        self._quiz_total += evidence.total_questions
+
+    def _add_quality(
+        self, topic: str, at: datetime, event_id: str, evidence: QualityEvidence
+    ) -> None:
+        sample = _QualitySample(
+            at, event_id, evidence.avg_code_quality, evidence.correctness, evidence.efficiency
+        )
+        _keep_latest(self._topic(topic).quality, sample)
+        _keep_latest(self._quality, sample)
+
+    def mastery(self, as_of: date) -> Mastery:
+        """Mastery as of ``as_of``, which must not precede the latest fact's date."""
+        latest = self._activity.latest
+        if latest is not None and as_of < latest:
+            raise ValueError(
+                f"as_of {as_of.isoformat()} precedes the latest fact's date {latest.isoformat()}"
+            )
+        exact = self._exact(as_of)
+        components = exact.scores()
+        score = float(exact.score())
+        topics = {
+            name: self._topics[name].mastery(exact.consistency) for name in sorted(self._topics)
+        }
+        return Mastery(
+            as_of=as_of,
+            score=score,
+            level=level_for(score),
+            components=components,
+            breakdown=exact.breakdown(),
+            evidence=EvidenceCounts(
+                completion=self._counts[Component.COMPLETION],
+                quiz=self._counts[Component.QUIZ],
+                quality=self._counts[Component.QUALITY],
+                consistency=self._counts[Component.CONSISTENCY],
+                activity_days=len(self._activity.dates),
+            ),
+            topics=topics,
+            event_count=self.event_count,
+            last_event_at=self._last_event_at,
+            recommendations=_recommendations(components, topics),
+            learning_path=_learning_path(components),
+        )
+
+    def _exact(self, as_of: date) -> _ExactComponents:
+        return _ExactComponents(
+            completion=min(
+                Fraction(1), _ratio(self._completion_weighted_tenths, 10 * self._completion_total)
+            ),
+            quiz=_ratio(self._quiz_weighted_tenths, 10 * self._quiz_total),
+            quality=_mean([s.value for s in self._quality]),
+            consistency=self._activity.consistency(as_of),
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """A canonical JSON-compatible form: equal ledgers give equal states."""
+        return {
+            "version": _STATE_VERSION,
+            "counts": {c.value: self._counts[c] for c in Component},
+            "last_event_at": self._last_event_at.isoformat() if self._last_event_at else None,
+            "activity_dates": [d.isoformat() for d in sorted(self._activity.dates)],
+            "quality": [s.to_state() for s in self._quality],
+            "topics": {name: self._topics[name].to_state() for name in sorted(self._topics)},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> MasteryLedger:
+        if state.get("version") != _STATE_VERSION:
+            raise ValueError(f"unknown mastery ledger state version {state.get('version')!r}")
+        ledger = cls()
+        ledger._counts = {c: int(state["counts"][c.value]) for c in Component}
+        last_event_at = state["last_event_at"]
+        ledger._last_event_at = datetime.fromisoformat(last_event_at) if last_event_at else None
+        for day in state["activity_dates"]:
+            ledger._activity.add(date.fromisoformat(day))
+        ledger._quality = sorted(
+            (_QualitySample.from_state(s) for s in state["quality"]), key=lambda s: s.key
+        )
+        for name, topic_state in state["topics"].items():
+            topic = _TopicLedger.from_state(topic_state)
+            ledger._topics[name] = topic
+            ledger._quiz_weighted_tenths += topic.quiz_weighted_tenths
+            ledger._quiz_total += topic.quiz_total
+            if topic.completion is not None:
+                ledger._completion_weighted_tenths += topic.completion.weighted_tenths
+                ledger._completion_total += topic.completion.total
+        return ledger
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MasteryLedger):
+            return NotImplemented
+        return self.to_state() == other.to_state()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MasteryLedger(events={self.event_count}, topics={sorted(self._topics)})"
+
+
+def _check_evidence(fact: LearningFact) -> None:
+    """Refuse evidence the formula cannot score; ingest validation should already have."""
+    match fact.evidence:
+        case CompletionEvidence(total_exercises=total, completed_exercises=completed):
+            valid = total >= 1 and 0 <= completed <= total
+            valid = valid and fact.evidence.difficulty in DIFFICULTY_TENTHS
+        case QuizEvidence(total_questions=total, correct_answers=correct, attempts=attempts):
+            valid = total >= 1 and 0 <= correct <= total and attempts >= 1
+        case QualityEvidence(avg_code_quality=a, correctness=b, efficiency=c):
+            valid = all(0.0 <= x <= 1.0 for x in (a, b, c))
+        case _:
+            valid = True
+    if not valid:
+        raise ValueError(f"fact {fact.event_id}: invalid evidence {fact.evidence!r}")
+
+
+def _topic_mastery(parts: _TopicParts, consistency: Fraction) -> TopicMastery:
+    exact = _ExactComponents(parts.completion, parts.quiz, parts.quality, consistency)
+    score = float(exact.score())
+    return TopicMastery(score=score, level=level_for(score), components=exact.scores())
+
+
+def _recommendations(
+    components: ComponentScores, topics: dict[str, TopicMastery]
+) -> tuple[Recommendation, ...]:
+    weak_components = [
+        Recommendation(*_RECOMMENDATIONS[c])
+        for c in Component
+        if components.of(c) < COMPONENT_THRESHOLD
+    ]
+    weak_topics = sorted((t.score, name) for name, t in topics.items() if t.score < TOPIC_THRESHOLD)
+    return (
+        *weak_components,
+        *(Recommendation("practice", f"topic:{name}", "high") for _, name in weak_topics),
+    )
+
+
+def _learning_path(components: ComponentScores) -> tuple[str, ...]:
+    path = tuple(
+        step
+        for c in Component
+        if components.of(c) < COMPONENT_THRESHOLD
+        for step in _LEARNING_PATHS[c]
+    )
+    return path or _ADVANCED_PATH
+
+
+# --- over a collection of facts ------------------------------------------------------------------
+
+
+def _unique(facts: Iterable[LearningFact]) -> list[LearningFact]:
+    """Facts deduplicated by event id, the first of each id winning."""
+    by_id: dict[str, LearningFact] = {}
+    for fact in facts:
+        by_id.setdefault(fact.event_id, fact)
+    return list(by_id.values())
+
+
+def _utc_day(fact: LearningFact) -> date:
+    return _utc(fact.occurred_at).date()
+
+
+def _in_order(facts: Iterable[LearningFact]) -> list[LearningFact]:
+    return sorted(_unique(facts), key=lambda f: (_utc(f.occurred_at), f.event_id))
+
+
+def mastery_as_of(facts: Iterable[LearningFact], as_of: date) -> Mastery:
+    """Mastery from the facts dated on or before ``as_of`` (duplicated ids count once)."""
+    ledger = MasteryLedger.empty()
+    for fact in _unique(facts):
+        if _utc_day(fact) <= as_of:
+            ledger.add(fact)
+    return ledger.mastery(as_of)
+
+
+def daily_masteries(facts: Iterable[LearningFact]) -> dict[date, Mastery]:
+    """Mastery as of each date with activity, ascending: the daily snapshots of SPEC §5."""
+    ledger = MasteryLedger.empty()
+    snapshots: dict[date, Mastery] = {}
+    for day, facts_of_day in itertools.groupby(_in_order(facts), key=_utc_day):
+        for fact in facts_of_day:
+            ledger.add(fact)
+        snapshots[day] = ledger.mastery(day)
+    return snapshots
+
+
+def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:
+    """Replay: each fact in (occurred_at, event_id) order with the mastery just after it."""
+    ledger = MasteryLedger.empty()
+    steps: list[tuple[LearningFact, Mastery]] = []
+    for fact in _in_order(facts):
+        ledger.add(fact)
+        steps.append((fact, ledger.mastery(_utc_day(fact))))
+    return steps
+
+
+# --- prediction ----------------------------------------------------------------------------------
+
+
+def predict(
+    snapshots: Sequence[tuple[date, float]], current_score: float, as_of: date, days: int = 7
+) -> Prediction:
+    """SPEC §4 prediction from the daily snapshots (date, mastery score).
+
+    The slope is fitted exactly on the scores read as the decimals they were written as, so a
+    rise of exactly 0.001 a day is ``stable``. ``intervention_needed`` compares the predicted
+    score as exposed (rounded to 3 decimals), so it never contradicts the number shown.
+    """
+    if not 1 <= days <= 90:
+        raise ValueError(f"days must be within 1..90, got {days}")
+    points = sorted((day, score) for day, score in snapshots if day <= as_of)
+    if len(points) < PREDICTION_MIN_SNAPSHOTS:
+        return Prediction(None, 0.0, "insufficient_data", intervention_needed=False, days=days)
+    slope = _least_squares_slope(points[-PREDICTION_WINDOW:])
+    projected = _decimal(current_score) + slope * days
+    predicted = _rounded(float(min(Fraction(1), max(Fraction(0), projected))))
+    return Prediction(
+        predicted_score=predicted,
+        confidence=_rounded(min(0.9, len(points) / 10)),
+        trend=_trend(slope),
+        intervention_needed=predicted < 0.5,
+        days=days,
+    )
+
+
+def _least_squares_slope(points: Sequence[tuple[date, float]]) -> Fraction:
+    origin = points[0][0].toordinal()
+    xs = [day.toordinal() - origin for day, _ in points]
+    ys = [_decimal(score) for _, score in points]
+    n = len(points)
+    sum_x, sum_y = sum(xs), sum(ys, Fraction(0))
+    denominator = n * sum(x * x for x in xs) - sum_x * sum_x
+    if denominator == 0:
+        return Fraction(0)
+    numerator = n * sum((x * y for x, y in zip(xs, ys, strict=True)), Fraction(0)) - sum_x * sum_y
+    return numerator / denominator
+
+
+def _trend(slope: Fraction) -> str:
+    if slope > TREND_THRESHOLD:
+        return "improving"
+    if slope < -TREND_THRESHOLD:
+        return "declining"
+    return "stable"

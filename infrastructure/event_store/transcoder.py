@@ -2,9 +2,9 @@
 
 Encoding goes through orjson (datetimes and registered types are passed to the library's own
 ``_encode_obj``, so they are written as ``{"_type_": ..., "_data_": ...}`` exactly as before);
-decoding is the library's unchanged. orjson would write a UUID as a bare string, so this
-transcoder refuses UUIDs; aggregate snapshots (whose state holds the aggregate id) use the
-library's transcoder instead.
+decoding is the library's unchanged. orjson writes a UUID as a bare string, which would decode
+as a str, so this transcoder is only for values without UUIDs: the learning events. Aggregate
+snapshots (whose state holds the aggregate id) keep the library's transcoder.
 """
 
 from __future__ import annotations

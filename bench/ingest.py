@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,7 @@ from eventsourcing.domain import Aggregate, event
 from bench.common import fresh_database, machine, postgres_server, server_facts, write_result
 from infrastructure.container import build
 from infrastructure.ingest.backfill import backfill_file
+from infrastructure.ingest.parallel import parallel_backfill
 from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings, database_parts
 from infrastructure.synthetic import CohortShape, cohort_events
@@ -90,19 +92,28 @@ def run_bare(url: str, events: list[dict[str, Any]], per_save: int) -> float:
     return len(events) / elapsed
 
 
-def run_mastery(url: str, source: Path, count: int) -> dict[str, Any]:
+def run_mastery(url: str, source: Path, count: int, workers: int) -> dict[str, Any]:
+    """`mastery backfill`'s own code path: partitioned workers (or one process)."""
     upgrade(url)
     settings = Settings(database_url=url)
-    with build(settings) as built:
+
+    def backfill() -> tuple[float, Counter[str]]:
         started = time.perf_counter()
-        summary = backfill_file(built.ingest, source, source.with_suffix(".rejects"))
-        elapsed = time.perf_counter() - started
-        assert summary.counts == {"recorded": count}, summary.counts
-        rerun_started = time.perf_counter()
-        again = backfill_file(built.ingest, source, source.with_suffix(".rejects"))
-        rerun = time.perf_counter() - rerun_started
-        assert again.counts == {"duplicate": count}, again.counts
+        if workers > 1:
+            summary = parallel_backfill(
+                settings, source, source.with_suffix(".rejects"), workers=workers
+            )
+        else:
+            with build(settings) as built:
+                summary = backfill_file(built.ingest, source, source.with_suffix(".rejects"))
+        return time.perf_counter() - started, summary.counts
+
+    elapsed, counts = backfill()
+    assert counts == {"recorded": count}, counts
+    rerun, again = backfill()
+    assert again == {"duplicate": count}, again
     return {
+        "workers": workers,
         "events_per_second": count / elapsed,
         "seconds": elapsed,
         "rerun_all_duplicates_events_per_second": count / rerun,
@@ -114,6 +125,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--students", type=int, default=5_000)
     parser.add_argument("--baseline-events", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2, help="backfill worker processes")
     args = parser.parse_args()
 
     events = list(
@@ -129,7 +141,9 @@ def main() -> None:
                 out.write(json.dumps(item) + "\n")
         with fresh_database(server, "mastery") as url:
             facts = server_facts(url)
-            mastery = run_mastery(url, source, len(events))
+            mastery = run_mastery(url, source, len(events), args.workers)
+        with fresh_database(server, "mastery1") as url:
+            single = run_mastery(url, source, len(events), 1)
         with fresh_database(server, "bare1") as url:
             bare_1 = run_bare(url, baseline, per_save=1)
         with fresh_database(server, "bare100") as url:
@@ -143,6 +157,7 @@ def main() -> None:
         "server": facts,
         "machine": machine(),
         "mastery_backfill": mastery,
+        "mastery_backfill_single_process": single,
         "bare_library_one_event_per_save": {"events_per_second": bare_1},
         "bare_library_100_aggregates_per_save": {"events_per_second": bare_100},
         "speedup_vs_one_per_save": mastery["events_per_second"] / bare_1,

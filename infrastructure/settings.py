@@ -38,6 +38,7 @@ class Settings:
     snapshot_ttl_days: int = 90
     retention_days: int = 90
     ingest_batch_size: int = 2000
+    backfill_workers: int = 2
     snapshot_interval: int = 200
     aggregate_cache_size: int = 20_000
     db_pool_size: int = 4
@@ -76,6 +77,7 @@ class Settings:
             snapshot_ttl_days=integer("SNAPSHOT_TTL_DAYS", 90),
             retention_days=integer("RETENTION_DAYS", 90),
             ingest_batch_size=integer("INGEST_BATCH_SIZE", 2000, minimum=1),
+            backfill_workers=integer("BACKFILL_WORKERS", 2, minimum=1),
             snapshot_interval=integer("SNAPSHOT_INTERVAL", 200, minimum=2),
             aggregate_cache_size=integer("AGGREGATE_CACHE_SIZE", 20_000),
             db_pool_size=integer("DB_POOL_SIZE", 4, minimum=1),

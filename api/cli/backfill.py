@@ -9,9 +9,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
+from infrastructure.container import Container
 from infrastructure.ingest.backfill import BackfillSummary, backfill_file
 from infrastructure.ingest.files import UnreadableFileError, file_format
-from infrastructure.ingest.service import IngestService
+from infrastructure.ingest.parallel import parallel_backfill
 
 STATUSES = ("recorded", "duplicate", "conflict", "rejected")
 
@@ -22,6 +23,10 @@ def backfill(
         Path | None,
         typer.Option(help="Rejects file (JSONL). Default: FILE.rejects.jsonl beside each file."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default MASTERY_BACKFILL_WORKERS, 2)."),
+    ] = None,
 ) -> None:
     """Import learning events from files, idempotently; safe to interrupt and re-run."""
     for path in files:
@@ -30,9 +35,10 @@ def backfill(
         raise fail("--rejects names one file; give one input file with it", EXIT_USAGE)
     summaries: list[BackfillSummary] = []
     with container() as built:
+        processes = workers or built.settings.backfill_workers
         for path in files:
             try:
-                summaries.append(_run(built.ingest, path, rejects))
+                summaries.append(_run(built, path, rejects, processes))
             except UnreadableFileError as exc:
                 raise fail(str(exc)) from None
     _print_summary(summaries)
@@ -53,7 +59,7 @@ def _check_readable(path: Path) -> None:
         raise fail(str(exc), EXIT_USAGE) from None
 
 
-def _run(service: IngestService, path: Path, rejects: Path | None) -> BackfillSummary:
+def _run(built: Container, path: Path, rejects: Path | None, workers: int) -> BackfillSummary:
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -62,9 +68,15 @@ def _run(service: IngestService, path: Path, rejects: Path | None) -> BackfillSu
     )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(path.name, total=path.stat().st_size)
-        return backfill_file(
-            service, path, rejects, on_progress=lambda done: progress.update(task, completed=done)
-        )
+
+        def advance(done: int) -> None:
+            progress.update(task, completed=done)
+
+        if workers > 1:
+            return parallel_backfill(
+                built.settings, path, rejects, workers=workers, on_progress=advance
+            )
+        return backfill_file(built.ingest, path, rejects, on_progress=advance)
 
 
 def _print_summary(summaries: list[BackfillSummary]) -> None:

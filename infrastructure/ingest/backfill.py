@@ -15,11 +15,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from infrastructure.event_store.application import Status
 from infrastructure.ingest.files import SourceRecord, read_records
 from infrastructure.ingest.service import IngestReport, IngestService, Outcome
+
+
+class Partition(Protocol):
+    def owns(self, item: object) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -44,8 +48,12 @@ def backfill_file(
     rejects_path: Path | None = None,
     *,
     on_progress: Callable[[int], None] = lambda _: None,
+    partition: Partition | None = None,
 ) -> BackfillSummary:
-    """Ingest every record of ``path``; ``on_progress`` gets the bytes read so far."""
+    """Ingest every record of ``path`` (of ``partition``'s students, if given).
+
+    ``on_progress`` gets the bytes read so far.
+    """
     summary = BackfillSummary(path, rejects_path or default_rejects_path(path))
     with (
         path.open("rb") as stream,
@@ -54,7 +62,10 @@ def backfill_file(
     ):
         # Batch N is written (database I/O) while batch N+1 is read and validated.
         in_flight: tuple[list[SourceRecord], Future[IngestReport], int] | None = None
-        for batch in _batches(read_records(path, stream), service.batch_size):
+        records = read_records(path, stream)
+        if partition is not None:
+            records = (record for record in records if partition.owns(record.item))
+        for batch in _batches(records, service.batch_size):
             validated = service.validate([record.item for record in batch])
             if in_flight is not None:
                 _account(summary, rejects, path, *in_flight, on_progress)

@@ -40,6 +40,7 @@ class CohortShape:
     tenant_id: str = "demo"
     end: date = date(2026, 11, 20)
     seed: int = 7
+    id_prefix: str | None = None  # default: the tenant id
 
 
 def cohort_events(shape: CohortShape) -> Iterator[dict[str, Any]]:
@@ -82,6 +83,7 @@ def _profile(rng: random.Random, index: int, shape: CohortShape) -> dict[str, An
         "study_rate": rng.choice((0.2, 0.4, 0.6, 0.8, 0.95)),
         "topics": TOPICS[: rng.randint(2, len(TOPICS))],
         "tenant_id": shape.tenant_id,
+        "id_prefix": shape.id_prefix or shape.tenant_id,
         "counter": 0,
     }
 
@@ -133,7 +135,7 @@ def _event(
 ) -> dict[str, Any]:
     profile["counter"] += 1
     return {
-        "event_id": f"{profile['tenant_id']}-{profile['student_id']}-{profile['counter']:06d}",
+        "event_id": f"{profile['id_prefix']}-{profile['student_id']}-{profile['counter']:06d}",
         "event_type": "mastery.calculation.requested",
         "timestamp": moment.isoformat().replace("+00:00", "Z"),
         "tenant_id": profile["tenant_id"],

@@ -170,8 +170,12 @@ class Mastery:
         }
         return tuple(c.value for c in Component if counts[c] == 0)
 
-    def to_document(self, *, with_topics: bool = True) -> dict[str, Any]:
-        """JSON-ready: SPEC §5 ``current_mastery`` minus tenant, student and position."""
+    def to_document(self, *, with_topics: bool = True, exact: bool = False) -> dict[str, Any]:
+        """JSON-ready: SPEC §5 ``current_mastery`` minus tenant, student and position.
+
+        With ``exact``, the unrounded values are kept too (read models store them so that a
+        later date can be derived without rounding drift).
+        """
         document: dict[str, Any] = {
             "as_of": self.as_of.isoformat(),
             "mastery_score": _rounded(self.score),
@@ -190,7 +194,16 @@ class Mastery:
             learning_path=list(self.learning_path),
             no_evidence=list(self.no_evidence),
         )
+        if exact:
+            document["exact"] = self.exact_document(with_topics=with_topics)
         return document
+
+    def exact_document(self, *, with_topics: bool = True) -> dict[str, Any]:
+        """Unrounded components (and topic components), for ``mastery_from_document``."""
+        exact: dict[str, Any] = {"components": _unrounded(self.components)}
+        if with_topics:
+            exact["topics"] = {n: _unrounded(t.components) for n, t in self.topics.items()}
+        return exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +222,10 @@ class Prediction:
             "intervention_needed": self.intervention_needed,
             "days": self.days,
         }
+
+
+def _unrounded(components: ComponentScores) -> dict[str, float]:
+    return {c.value: components.of(c) for c in Component}
 
 
 def level_for(score: float) -> str:
@@ -244,6 +261,63 @@ class _ExactComponents:
 
     def breakdown(self) -> ComponentScores:
         return ComponentScores(*(float(self.weighted(c)) for c in Component))
+
+
+_EVIDENCE_COMPONENTS = (Component.COMPLETION, Component.QUIZ, Component.QUALITY)
+
+
+@dataclass(frozen=True, slots=True)
+class _EvidencePart:
+    """Completion, quiz and quality of a topic or student, with their exact weighted sum.
+
+    They change only when a fact is added, while consistency changes with the date; keeping
+    this part lets a mastery per date cost one exact addition instead of a dozen.
+    """
+
+    completion: Fraction
+    quiz: Fraction
+    quality: Fraction
+    weighted_sum: Fraction
+    floats: tuple[float, float, float]
+    weighted_floats: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, completion: Fraction, quiz: Fraction, quality: Fraction) -> _EvidencePart:
+        # Integer arithmetic over a common denominator: one normalisation instead of five
+        # Fraction operations. int / int is correctly rounded, as float(Fraction) is.
+        (cn, cd), (qn, qd), (ln, ld) = (
+            (completion.numerator, completion.denominator),
+            (quiz.numerator, quiz.denominator),
+            (quality.numerator, quality.denominator),
+        )
+        wc, wq, wl = (_WEIGHT_TENTHS[c] for c in _EVIDENCE_COMPONENTS)
+        weighted_sum = Fraction(
+            wc * cn * qd * ld + wq * qn * cd * ld + wl * ln * cd * qd, 10 * cd * qd * ld
+        )
+        return cls(
+            completion,
+            quiz,
+            quality,
+            weighted_sum,
+            (cn / cd, qn / qd, ln / ld),
+            (wc * cn / (10 * cd), wq * qn / (10 * qd), wl * ln / (10 * ld)),
+        )
+
+    def score(self, consistency: Fraction) -> Fraction:
+        return self.weighted_sum + Fraction(_WEIGHT_TENTHS[Component.CONSISTENCY], 10) * consistency
+
+    def scores(self, consistency: Fraction) -> ComponentScores:
+        return ComponentScores(*self.floats, float(consistency))
+
+    def breakdown(self, consistency: Fraction) -> ComponentScores:
+        weight = Fraction(_WEIGHT_TENTHS[Component.CONSISTENCY], 10)
+        return ComponentScores(*self.weighted_floats, float(weight * consistency))
+
+    def topic_mastery(self, consistency: Fraction) -> TopicMastery:
+        score = float(self.score(consistency))
+        return TopicMastery(
+            score=score, level=level_for(score), components=self.scores(consistency)
+        )
 
 
 def _decimal(value: float) -> Fraction:
@@ -364,10 +438,14 @@ class _TopicLedger:
     quality: list[_QualitySample] = field(default_factory=list)  # ascending, the latest 10
     # Derived, never part of the state: the topic's mastery at the last consistency asked for.
     memo: tuple[Fraction, TopicMastery] | None = field(default=None, compare=False)
+    evidence_memo: _EvidencePart | None = field(default=None, compare=False)
 
     def mastery(self, consistency: Fraction) -> TopicMastery:
         if self.memo is None or self.memo[0] != consistency:
-            self.memo = (consistency, _topic_mastery(self.parts(), consistency))
+            if self.evidence_memo is None:
+                parts = self.parts()
+                self.evidence_memo = _EvidencePart.of(parts.completion, parts.quiz, parts.quality)
+            self.memo = (consistency, self.evidence_memo.topic_mastery(consistency))
         return self.memo[1]
 
     def parts(self) -> _TopicParts:
@@ -463,6 +541,7 @@ class MasteryLedger:
         "_completion_total",
         "_completion_weighted_tenths",
         "_counts",
+        "_evidence_memo",
         "_last_event_at",
         "_quality",
         "_quiz_total",
@@ -480,6 +559,7 @@ class MasteryLedger:
         self._completion_total = 0
         self._quiz_weighted_tenths = 0
         self._quiz_total = 0
+        self._evidence_memo: _EvidencePart | None = None  # derived; reset by every add
 
     @classmethod
     def empty(cls) -> MasteryLedger:
@@ -513,6 +593,8 @@ class MasteryLedger:
     def _topic(self, topic: str) -> _TopicLedger:
         ledger = self._topics.setdefault(topic, _TopicLedger())
         ledger.memo = None
+        ledger.evidence_memo = None
+        self._evidence_memo = None
         return ledger
 
     def _add_completion(
@@ -560,18 +642,17 @@ class MasteryLedger:
             raise ValueError(
                 f"as_of {as_of.isoformat()} precedes the latest fact's date {latest.isoformat()}"
             )
-        exact = self._exact(as_of)
-        components = exact.scores()
-        score = float(exact.score())
-        topics = {
-            name: self._topics[name].mastery(exact.consistency) for name in sorted(self._topics)
-        }
+        evidence = self._evidence_part()
+        consistency = self._activity.consistency(as_of)
+        components = evidence.scores(consistency)
+        score = float(evidence.score(consistency))
+        topics = {name: self._topics[name].mastery(consistency) for name in sorted(self._topics)}
         return Mastery(
             as_of=as_of,
             score=score,
             level=level_for(score),
             components=components,
-            breakdown=exact.breakdown(),
+            breakdown=evidence.breakdown(consistency),
             evidence=EvidenceCounts(
                 completion=self._counts[Component.COMPLETION],
                 quiz=self._counts[Component.QUIZ],
@@ -586,15 +667,17 @@ class MasteryLedger:
             learning_path=_learning_path(components),
         )
 
-    def _exact(self, as_of: date) -> _ExactComponents:
-        return _ExactComponents(
-            completion=min(
-                Fraction(1), _ratio(self._completion_weighted_tenths, 10 * self._completion_total)
-            ),
-            quiz=_ratio(self._quiz_weighted_tenths, 10 * self._quiz_total),
-            quality=_mean([s.value for s in self._quality]),
-            consistency=self._activity.consistency(as_of),
-        )
+    def _evidence_part(self) -> _EvidencePart:
+        if self._evidence_memo is None:
+            self._evidence_memo = _EvidencePart.of(
+                completion=min(
+                    Fraction(1),
+                    _ratio(self._completion_weighted_tenths, 10 * self._completion_total),
+                ),
+                quiz=_ratio(self._quiz_weighted_tenths, 10 * self._quiz_total),
+                quality=_mean([s.value for s in self._quality]),
+            )
+        return self._evidence_memo
 
     def to_state(self) -> dict[str, Any]:
         """A canonical JSON-compatible form: equal ledgers give equal states."""
@@ -716,15 +799,100 @@ def mastery_as_of(facts: Iterable[LearningFact], as_of: date) -> Mastery:
     return ledger.mastery(as_of)
 
 
-def daily_masteries(facts: Iterable[LearningFact]) -> dict[date, Mastery]:
-    """Mastery as of each date with activity, ascending: the daily snapshots of SPEC §5."""
+def daily_masteries(
+    facts: Iterable[LearningFact], since: date | None = None
+) -> dict[date, Mastery]:
+    """Mastery as of each date with activity, ascending: the daily snapshots of SPEC §5.
+
+    With ``since``, only dates on or after it are computed (earlier facts still count): what a
+    late event dated ``since`` changes.
+    """
     ledger = MasteryLedger.empty()
     snapshots: dict[date, Mastery] = {}
     for day, facts_of_day in itertools.groupby(_in_order(facts), key=_utc_day):
         for fact in facts_of_day:
             ledger.add(fact)
-        snapshots[day] = ledger.mastery(day)
+        if since is None or day >= since:
+            snapshots[day] = ledger.mastery(day)
     return snapshots
+
+
+def carried_forward(mastery: Mastery, as_of: date) -> Mastery:
+    """``mastery`` as of a later date with no activity in between (SPEC §5): consistency
+    decays by 0.9 a day; every other component, and the evidence, stay as they are."""
+    days = (as_of - mastery.as_of).days
+    if days < 0:
+        raise ValueError(f"cannot carry mastery of {mastery.as_of} back to {as_of}")
+    if days == 0:
+        return mastery
+    decay = 0.9**days if days < _DECAY_HORIZON_DAYS else 0.0
+    components = _with_consistency(mastery.components, mastery.components.consistency * decay)
+    topics = {
+        name: _scored_topic(_with_consistency(topic.components, components.consistency))
+        for name, topic in mastery.topics.items()
+    }
+    return _assembled(mastery, as_of, components, topics)
+
+
+def mastery_from_document(document: dict[str, Any]) -> Mastery:
+    """The Mastery a ``to_document()`` result stands for, unrounded (from its ``exact`` part)."""
+    exact = document["exact"]
+    components = ComponentScores(**exact["components"])
+    topics = {
+        name: _scored_topic(ComponentScores(**parts))
+        for name, parts in exact.get("topics", {}).items()
+    }
+    last_event_at = document.get("last_event_at")
+    evidence = EvidenceCounts(**document["evidence"])
+    mastery = Mastery(
+        as_of=date.fromisoformat(document["as_of"]),
+        score=0.0,
+        level=LOWEST_LEVEL,
+        components=components,
+        breakdown=components,
+        evidence=evidence,
+        topics=topics,
+        event_count=int(document["event_count"]),
+        last_event_at=datetime.fromisoformat(last_event_at) if last_event_at else None,
+        recommendations=(),
+        learning_path=(),
+        formula=str(document.get("formula", FORMULA)),
+    )
+    return _assembled(mastery, mastery.as_of, components, topics)
+
+
+def _with_consistency(components: ComponentScores, consistency: float) -> ComponentScores:
+    return ComponentScores(components.completion, components.quiz, components.quality, consistency)
+
+
+def _weighted_score(components: ComponentScores) -> float:
+    return sum(WEIGHTS[c.value] * components.of(c) for c in Component)
+
+
+def _scored_topic(components: ComponentScores) -> TopicMastery:
+    score = _weighted_score(components)
+    return TopicMastery(score=score, level=level_for(score), components=components)
+
+
+def _assembled(
+    mastery: Mastery, as_of: date, components: ComponentScores, topics: dict[str, TopicMastery]
+) -> Mastery:
+    score = _weighted_score(components)
+    breakdown = ComponentScores(*(WEIGHTS[c.value] * components.of(c) for c in Component))
+    return Mastery(
+        as_of=as_of,
+        score=score,
+        level=level_for(score),
+        components=components,
+        breakdown=breakdown,
+        evidence=mastery.evidence,
+        topics=topics,
+        event_count=mastery.event_count,
+        last_event_at=mastery.last_event_at,
+        recommendations=_recommendations(components, topics),
+        learning_path=_learning_path(components),
+        formula=mastery.formula,
+    )
 
 
 def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:

@@ -10,11 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import redis
 
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.service import IngestService
-from infrastructure.settings import Settings
+from infrastructure.projector import Projector
+from infrastructure.redis_views.keys import Keys
+from infrastructure.redis_views.view import RedisMasteryView
+from infrastructure.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +29,45 @@ class Container:
     settings: Settings
     application: MasteryApplication
     ingest: IngestService
+    _redis: redis.Redis | None = field(default=None, repr=False)
+    _view: RedisMasteryView | None = field(default=None, repr=False)
+    _projector: Projector | None = field(default=None, repr=False)
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The read models' Redis client, connected on first use."""
+        if self._redis is None:
+            if self.settings.redis_url is None:
+                raise ConfigurationError("MASTERY_REDIS_URL is not set")
+            self._redis = redis.Redis.from_url(
+                self.settings.redis_url,
+                socket_timeout=self.settings.redis_timeout_seconds,
+                socket_connect_timeout=self.settings.redis_timeout_seconds,
+                health_check_interval=30,
+            )
+        return self._redis
+
+    @property
+    def view(self) -> RedisMasteryView:
+        if self._view is None:
+            keys = Keys(self.settings.redis_prefix)
+            self._view = RedisMasteryView(self.redis, keys, self.settings.snapshot_ttl_days)
+        return self._view
+
+    @property
+    def projector(self) -> Projector:
+        if self._projector is None:
+            self._projector = Projector(
+                self.application,
+                self.view,
+                self.settings.require_database_url(),
+                batch_size=self.settings.projection_batch_size,
+            )
+        return self._projector
 
     def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
         self.application.close()
 
 

@@ -33,6 +33,16 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     kafka_bootstrap_servers: str | None = None
+    kafka_requests_topic: str = "mastery.requests"
+    kafka_results_topic: str = "mastery.results"
+    kafka_dlq_topic: str = "mastery.dlq"
+    kafka_group_id: str = "mastery-ingest"
+    kafka_partitions: int = 6
+    kafka_replication_factor: int = 1
+    kafka_session_timeout_ms: int = 10_000
+    kafka_max_attempts: int = 3
+    kafka_consumer_workers: int = 1
+    publish_batch_size: int = 2000
     data_dir: Path = Path(".mastery")
     redis_prefix: str = ""
     snapshot_ttl_days: int = 90
@@ -42,9 +52,17 @@ class Settings:
     snapshot_interval: int = 200
     aggregate_cache_size: int = 20_000
     db_pool_size: int = 4
+    projection_batch_size: int = 2000
+    redis_timeout_seconds: float = 2.0
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
     master_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 30
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    http_threads: int = 40
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +90,16 @@ class Settings:
             database_url=text("DATABASE_URL"),
             redis_url=text("REDIS_URL"),
             kafka_bootstrap_servers=text("KAFKA_BOOTSTRAP_SERVERS"),
+            kafka_requests_topic=text("KAFKA_REQUESTS_TOPIC") or "mastery.requests",
+            kafka_results_topic=text("KAFKA_RESULTS_TOPIC") or "mastery.results",
+            kafka_dlq_topic=text("KAFKA_DLQ_TOPIC") or "mastery.dlq",
+            kafka_group_id=text("KAFKA_GROUP_ID") or "mastery-ingest",
+            kafka_partitions=integer("KAFKA_PARTITIONS", 6, minimum=1),
+            kafka_replication_factor=integer("KAFKA_REPLICATION_FACTOR", 1, minimum=1),
+            kafka_session_timeout_ms=integer("KAFKA_SESSION_TIMEOUT_MS", 10_000, minimum=1000),
+            kafka_max_attempts=integer("KAFKA_MAX_ATTEMPTS", 3, minimum=1),
+            kafka_consumer_workers=integer("KAFKA_CONSUMER_WORKERS", 1, minimum=1),
+            publish_batch_size=integer("PUBLISH_BATCH_SIZE", 2000, minimum=1),
             data_dir=Path(text("DATA_DIR") or ".mastery"),
             redis_prefix=env.get(PREFIX + "REDIS_PREFIX", ""),
             snapshot_ttl_days=integer("SNAPSHOT_TTL_DAYS", 90),
@@ -81,9 +109,17 @@ class Settings:
             snapshot_interval=integer("SNAPSHOT_INTERVAL", 200, minimum=2),
             aggregate_cache_size=integer("AGGREGATE_CACHE_SIZE", 20_000),
             db_pool_size=integer("DB_POOL_SIZE", 4, minimum=1),
+            projection_batch_size=integer("PROJECTION_BATCH_SIZE", 2000, minimum=1),
+            redis_timeout_seconds=float(integer("REDIS_TIMEOUT_MS", 2000, minimum=1)) / 1000,
             jwt_secret=text("JWT_SECRET"),
             jwt_public_key=text("JWT_PUBLIC_KEY"),
             master_key=text("MASTER_KEY"),
+            jwt_issuer=text("JWT_ISSUER"),
+            jwt_audience=text("JWT_AUDIENCE"),
+            jwt_leeway_seconds=integer("JWT_LEEWAY_SECONDS", 30),
+            http_host=text("HTTP_HOST") or "127.0.0.1",
+            http_port=integer("HTTP_PORT", 8000, minimum=1),
+            http_threads=integer("HTTP_THREADS", 40, minimum=1),
         )
         if settings.database_url is not None:
             database_parts(settings.database_url)  # fail fast on a malformed URL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import backfill, demo, migrate, replay
+from api.cli import backfill, demo, migrate, project, projections, replay
 
 app = typer.Typer(
     name="mastery",
@@ -17,6 +17,8 @@ app.command("migrate")(migrate.migrate)
 app.command("backfill")(backfill.backfill)
 app.command("replay")(replay.replay)
 app.command("demo")(demo.demo)
+app.command("project")(project.project)
+app.add_typer(projections.app, name="projections")
 
 if __name__ == "__main__":
     app()

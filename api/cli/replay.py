@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from api.cli.common import EXIT_USAGE, console, container, fail
+from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
 from domain.student_mastery import StudentMastery
+from infrastructure.container import Container
 from infrastructure.event_store.application import Replay
 from infrastructure.ingest.contract import format_timestamp
 from infrastructure.ingest.identifiers import check_identifier, check_tenant
+from projections.compare import Difference, differences
+from projections.mastery_projection import StudentHistory, student_update
+from projections.view import StudentKey
 
 
 class Format(StrEnum):
@@ -27,12 +31,19 @@ def replay(
         str | None, typer.Option("--as-of", help="Replay up to this UTC date (YYYY-MM-DD).")
     ] = None,
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    check: Annotated[
+        bool, typer.Option("--check", help="Compare the replay with the Redis read models.")
+    ] = False,
 ) -> None:
     """Rebuild a student's history from the event store: mastery after each event."""
     _check_ids(student, tenant)
     day = _parse_date(as_of) if as_of else datetime.now(UTC).date()
-    with container() as built:
+    with container(redis=check) as built:
         history = built.application.replay(tenant, student, day)
+        found = check_read_models(built, tenant, student) if check else None
+    if found is not None:
+        _report_check(found, tenant, student)
+        return
     if output is Format.JSON:
         console.print_json(json.dumps(replay_document(history, day)))
     else:
@@ -105,3 +116,34 @@ def _parse_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise fail(f"--as-of must be a date YYYY-MM-DD, got {value!r}", EXIT_USAGE) from None
+
+
+def check_read_models(built: Container, tenant: str, student: str) -> list[Difference]:
+    """Differences between the student's read models and a replay of all their events."""
+    key = StudentKey(tenant, student)
+    history = StudentHistory(key)
+    for event in built.application.learning_events(tenant, student):
+        history.add(event.fact, event.class_id, 0)
+    expected = student_update(history)
+    ttl = built.settings.snapshot_ttl_days
+    kept_since = datetime.now(UTC).date() - timedelta(days=ttl - 1) if ttl > 0 else None
+    stored = built.view.snapshots(key, list(expected.snapshots))
+    return differences(expected, built.view.current(key), stored, kept_since)
+
+
+def _report_check(found: list[Difference], tenant: str, student: str) -> None:
+    if not found:
+        console.print(f"read models of {tenant}/{student} match the event store")
+        return
+    table = Table(title=f"{tenant}/{student}: read models differ from the event store")
+    for column in ("document", "field", "event store says", "read model has"):
+        table.add_column(column)
+    for difference in found:
+        table.add_row(
+            difference.document,
+            difference.field,
+            repr(difference.expected),
+            repr(difference.actual),
+        )
+    console.print(table)
+    raise typer.Exit(EXIT_FAILURE)

@@ -11,11 +11,12 @@ from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
+    PostgresTrackingRecorder,
 )
 
 from infrastructure.settings import database_parts
 
-LIBRARY_TABLES = ("mastery_events", "mastery_snapshots")
+LIBRARY_TABLES = ("mastery_events", "mastery_snapshots", "mastery_tracking")
 
 CATALOG_QUERIES = {
     "columns": """
@@ -61,6 +62,7 @@ def _library_schema(url: str) -> None:
     try:
         PostgresApplicationRecorder(datastore, events_table_name="mastery_events").create_table()
         PostgresAggregateRecorder(datastore, events_table_name="mastery_snapshots").create_table()
+        PostgresTrackingRecorder(datastore, tracking_table_name="mastery_tracking").create_table()
     finally:
         datastore.close()
 

@@ -1,0 +1,55 @@
+"""Redis key names of the read models (SPEC §5).
+
+Every key of one student carries the hash tag ``{T/S}`` so that all of them live in one Redis
+Cluster slot and can be written in one transaction or script. ``prefix`` lets a new generation
+of read models (say, under a new formula) be built beside the live one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = ""
+
+    def student_tag(self, tenant_id: str, student_id: str) -> str:
+        return f"{self.prefix}student:{{{tenant_id}/{student_id}}}"
+
+    def current(self, tenant_id: str, student_id: str) -> str:
+        return f"{self.student_tag(tenant_id, student_id)}:profile:current_mastery"
+
+    def snapshot(self, tenant_id: str, student_id: str, day: date) -> str:
+        return f"{self.student_tag(tenant_id, student_id)}:mastery:{day.isoformat()}"
+
+    def projection(self, tenant_id: str, student_id: str) -> str:
+        """Hash: the student's projected position and activity dates."""
+        return f"{self.student_tag(tenant_id, student_id)}:projection"
+
+    def class_roster(self, tenant_id: str, class_id: str) -> str:
+        return f"{self.prefix}class:{{{tenant_id}/{class_id}}}:students"
+
+    def tenant_roster(self, tenant_id: str) -> str:
+        return f"{self.prefix}tenant:{{{tenant_id}}}:students"
+
+    def tracking(self, application_name: str) -> str:
+        return f"{self.prefix}projection:{{{application_name}}}:position"
+
+    def student_pattern(self, tenant_id: str | None = None) -> str:
+        return f"{self.prefix}student:{{{tenant_id + '/' if tenant_id else ''}*"
+
+    def all_pattern(self, tenant_id: str | None = None) -> list[str]:
+        if tenant_id is None:
+            return [
+                f"{self.prefix}student:*",
+                f"{self.prefix}class:*",
+                f"{self.prefix}tenant:*",
+                f"{self.prefix}projection:*",
+            ]
+        return [
+            f"{self.prefix}student:{{{tenant_id}/*",
+            f"{self.prefix}class:{{{tenant_id}/*",
+            self.tenant_roster(tenant_id),
+        ]

@@ -1,0 +1,200 @@
+"""The mastery read models in Redis (SPEC §5), behind the ``MasteryView`` port.
+
+A student's update is one Lua script over keys of one hash slot: it compares the update's
+position with the student's recorded one and, only if newer, writes the current document, the
+snapshots and the position together. Rosters are sorted-set scores that are *set*, never
+incremented, and the projector's own position is written last and only ever moves forward —
+so a projector killed between any two commands and restarted ends where a clean run ends.
+A whole batch goes out in one pipelined round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+import redis
+from eventsourcing.persistence import Tracking
+
+from infrastructure.redis_views.keys import Keys
+from projections.view import MasteryView, Roster, StudentKey, StudentUpdate
+
+APPLY_STUDENT = """
+local recorded = tonumber(redis.call('HGET', KEYS[1], 'position') or '0')
+if recorded >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+local count = tonumber(ARGV[4])
+for i = 1, count do
+  local expires = tonumber(ARGV[4 + 2 * i])
+  if expires > 0 then
+    redis.call('SET', KEYS[2 + i], ARGV[3 + 2 * i], 'EXAT', expires)
+  else
+    redis.call('SET', KEYS[2 + i], ARGV[3 + 2 * i])
+  end
+end
+redis.call('HSET', KEYS[1], 'position', ARGV[1], 'dates', ARGV[3])
+return 1
+"""
+
+ADVANCE_TRACKING = """
+local recorded = tonumber(redis.call('GET', KEYS[1]) or '0')
+if recorded < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+SCAN_BATCH = 1000
+
+
+class RedisMasteryView(MasteryView):
+    def __init__(self, client: redis.Redis, keys: Keys, snapshot_ttl_days: int = 90) -> None:
+        self.client = client
+        self.keys = keys
+        self.snapshot_ttl_days = snapshot_ttl_days
+        self._apply_student = client.register_script(APPLY_STUDENT)
+        self._advance_tracking = client.register_script(ADVANCE_TRACKING)
+
+    # --- TrackingRecorder ------------------------------------------------------------------
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self._advance_tracking(
+            keys=[self.keys.tracking(tracking.application_name)],
+            args=[tracking.notification_id],
+        )
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        value = self.client.get(self.keys.tracking(application_name))
+        return int(value) if value is not None else None
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def projected_positions(self, keys: Sequence[StudentKey]) -> dict[StudentKey, int]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(self.keys.projection(key.tenant_id, key.student_id), "position")
+        return {key: int(value or 0) for key, value in zip(keys, pipe.execute(), strict=True)}
+
+    def apply(self, updates: Sequence[StudentUpdate], tracking: Tracking | None) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        now = datetime.now(UTC)
+        for update in updates:
+            self._queue_student(pipe, update, now)
+            self._queue_rosters(pipe, update)
+        if tracking is not None:
+            self._advance_tracking(
+                keys=[self.keys.tracking(tracking.application_name)],
+                args=[tracking.notification_id],
+                client=pipe,
+            )
+        pipe.execute()
+
+    def _queue_student(self, pipe: Any, update: StudentUpdate, now: datetime) -> None:
+        tenant, student = update.key.tenant_id, update.key.student_id
+        snapshot_keys: list[str] = []
+        snapshot_args: list[Any] = []
+        for day, document in sorted(update.snapshots.items()):
+            expires = self._expiry(day)
+            if expires is not None and expires <= now:
+                continue  # already past its TTL: the API replays such dates
+            snapshot_keys.append(self.keys.snapshot(tenant, student, day))
+            snapshot_args += [_json(document), int(expires.timestamp()) if expires else 0]
+        self._apply_student(
+            keys=[
+                self.keys.projection(tenant, student),
+                self.keys.current(tenant, student),
+                *snapshot_keys,
+            ],
+            args=[
+                update.position,
+                _json(update.current),
+                _json([d.isoformat() for d in update.activity_dates]),
+                len(snapshot_keys),
+                *snapshot_args,
+            ],
+            client=pipe,
+        )
+
+    def _queue_rosters(self, pipe: Any, update: StudentUpdate) -> None:
+        tenant, student = update.key.tenant_id, update.key.student_id
+        pipe.zadd(self.keys.tenant_roster(tenant), {student: update.score})
+        for class_id in update.classes:
+            pipe.zadd(self.keys.class_roster(tenant, class_id), {student: update.score})
+
+    def _expiry(self, day: date) -> datetime | None:
+        if self.snapshot_ttl_days <= 0:
+            return None
+        return datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=self.snapshot_ttl_days)
+
+    def drop_student(self, key: StudentKey, classes: Sequence[str]) -> None:
+        tenant, student = key.tenant_id, key.student_id
+        doomed = [self.keys.current(tenant, student), self.keys.projection(tenant, student)]
+        doomed += [self.keys.snapshot(tenant, student, day) for day in self.activity_dates(key)]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.unlink(*doomed)
+        pipe.zrem(self.keys.tenant_roster(tenant), student)
+        for class_id in classes:
+            pipe.zrem(self.keys.class_roster(tenant, class_id), student)
+        pipe.execute()
+
+    def drop_all(self, tenant_id: str | None = None) -> None:
+        for pattern in self.keys.all_pattern(tenant_id):
+            batch: list[Any] = []
+            for name in self.client.scan_iter(match=pattern, count=SCAN_BATCH):
+                batch.append(name)
+                if len(batch) >= SCAN_BATCH:
+                    self.client.unlink(*batch)
+                    batch = []
+            if batch:
+                self.client.unlink(*batch)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def current(self, key: StudentKey) -> dict[str, Any] | None:
+        value = self.client.get(self.keys.current(key.tenant_id, key.student_id))
+        return _document(value)
+
+    def snapshots(self, key: StudentKey, dates: Sequence[date]) -> dict[date, dict[str, Any]]:
+        if not dates:
+            return {}
+        names = [self.keys.snapshot(key.tenant_id, key.student_id, day) for day in dates]
+        values = self.client.mget(names)
+        found = {}
+        for day, value in zip(dates, values, strict=True):
+            document = _document(value)
+            if document is not None:
+                found[day] = document
+        return found
+
+    def activity_dates(self, key: StudentKey) -> list[date]:
+        value = self.client.hget(self.keys.projection(key.tenant_id, key.student_id), "dates")
+        if value is None:
+            return []
+        return [date.fromisoformat(day) for day in orjson.loads(value)]
+
+    def class_roster(self, tenant_id: str, class_id: str) -> Roster:
+        return _roster(
+            self.client.zrange(self.keys.class_roster(tenant_id, class_id), 0, -1, withscores=True)
+        )
+
+    def tenant_roster(self, tenant_id: str) -> Roster:
+        return _roster(
+            self.client.zrange(self.keys.tenant_roster(tenant_id), 0, -1, withscores=True)
+        )
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def _document(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    document: dict[str, Any] = orjson.loads(value)
+    return document
+
+
+def _roster(members: Any) -> Roster:
+    return Roster(
+        [(m.decode() if isinstance(m, bytes) else str(m), float(score)) for m, score in members]
+    )

@@ -52,7 +52,7 @@ class Settings:
     snapshot_interval: int = 200
     aggregate_cache_size: int = 20_000
     db_pool_size: int = 4
-    projection_batch_size: int = 2000
+    projection_batch_size: int = 10_000
     redis_timeout_seconds: float = 2.0
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
@@ -109,7 +109,7 @@ class Settings:
             snapshot_interval=integer("SNAPSHOT_INTERVAL", 200, minimum=2),
             aggregate_cache_size=integer("AGGREGATE_CACHE_SIZE", 20_000),
             db_pool_size=integer("DB_POOL_SIZE", 4, minimum=1),
-            projection_batch_size=integer("PROJECTION_BATCH_SIZE", 2000, minimum=1),
+            projection_batch_size=integer("PROJECTION_BATCH_SIZE", 10_000, minimum=1),
             redis_timeout_seconds=float(integer("REDIS_TIMEOUT_MS", 2000, minimum=1)) / 1000,
             jwt_secret=text("JWT_SECRET"),
             jwt_public_key=text("JWT_PUBLIC_KEY"),

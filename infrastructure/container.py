@@ -62,6 +62,8 @@ class Container:
                 self.view,
                 self.settings.require_database_url(),
                 batch_size=self.settings.projection_batch_size,
+                settings=self.settings,
+                workers=self.settings.projection_workers,
             )
         return self._projector
 

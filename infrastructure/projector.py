@@ -16,10 +16,12 @@ by id never skips a late-committing transaction.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +33,7 @@ from eventsourcing.persistence import StoredEvent, Tracking
 
 from domain.student_mastery import student_aggregate_id
 from infrastructure.event_store.application import MasteryApplication
+from infrastructure.settings import Settings
 from projections.mastery_projection import (
     MasteryProjection,
     StudentHistory,
@@ -72,6 +75,8 @@ class Projector:
         bulk_threshold: int = 20_000,
         bulk_chunk: int = 500,
         cache_size: int = 50_000,
+        settings: Settings | None = None,
+        workers: int = 1,
     ) -> None:
         self.application = application
         self.view = view
@@ -83,6 +88,8 @@ class Projector:
         self._histories: OrderedDict[UUID, StudentHistory] = OrderedDict()
         self._cache_size = cache_size
         self._cached_up_to: int | None = None  # the position the cached histories continue
+        self.settings = settings  # lets a bulk pass spread over worker processes
+        self.workers = workers
 
     # --- following the log -------------------------------------------------------------------
 
@@ -171,6 +178,11 @@ class Projector:
     def _bulk(
         self, originators: Sequence[UUID], head: int, on_progress: Callable[[int], None]
     ) -> None:
+        """Rebuild these students' documents from their histories up to ``head``; with
+        several workers, students are dealt out to processes (they never share a student)."""
+        if self.workers > 1 and self.settings is not None and len(originators) > self.bulk_chunk:
+            _parallel_bulk(self.settings, originators, head, self.workers, on_progress)
+            return
         done = 0
         for start in range(0, len(originators), self.bulk_chunk):
             chunk = originators[start : start + self.bulk_chunk]
@@ -235,6 +247,50 @@ class Projector:
         with psycopg.connect(self.database_url) as conn:
             rows = conn.execute(SELECT_TENANT_STUDENTS, (tenant_id,)).fetchall()
         return sorted(row[0] for row in rows)
+
+
+_progress: Any = None  # per worker process: slots of students done, one per worker
+
+
+def _parallel_bulk(
+    settings: Settings,
+    originators: Sequence[UUID],
+    head: int,
+    workers: int,
+    on_progress: Callable[[int], None],
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    progress = context.Array("q", workers)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(progress,)
+    ) as pool:
+        futures = [
+            pool.submit(_bulk_part, settings, list(originators[index::workers]), head, index)
+            for index in range(workers)
+        ]
+        while not all(future.done() for future in futures):
+            on_progress(sum(int(done) for done in progress[:]))
+            wait(futures, timeout=0.2, return_when=ALL_COMPLETED)
+        for future in futures:
+            future.result()
+    on_progress(len(originators))
+
+
+def _init_worker(progress: Any) -> None:
+    global _progress  # noqa: PLW0603 - per-process worker state
+    _progress = progress
+
+
+def _bulk_part(settings: Settings, originators: list[UUID], head: int, index: int) -> None:
+    from infrastructure.container import build  # noqa: PLC0415 - imported in the worker
+
+    def report(done: int) -> None:
+        if _progress is not None:
+            _progress[index] = done
+
+    with build(settings) as built:
+        built.projector.workers = 1
+        built.projector._bulk(originators, head, report)
 
 
 class _Listener:

@@ -53,6 +53,7 @@ class Settings:
     aggregate_cache_size: int = 20_000
     db_pool_size: int = 4
     projection_batch_size: int = 10_000
+    projection_workers: int = 2
     redis_timeout_seconds: float = 2.0
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
@@ -63,6 +64,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_threads: int = 40
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +112,7 @@ class Settings:
             aggregate_cache_size=integer("AGGREGATE_CACHE_SIZE", 20_000),
             db_pool_size=integer("DB_POOL_SIZE", 4, minimum=1),
             projection_batch_size=integer("PROJECTION_BATCH_SIZE", 10_000, minimum=1),
+            projection_workers=integer("PROJECTION_WORKERS", 2, minimum=1),
             redis_timeout_seconds=float(integer("REDIS_TIMEOUT_MS", 2000, minimum=1)) / 1000,
             jwt_secret=text("JWT_SECRET"),
             jwt_public_key=text("JWT_PUBLIC_KEY"),
@@ -120,6 +123,7 @@ class Settings:
             http_host=text("HTTP_HOST") or "127.0.0.1",
             http_port=integer("HTTP_PORT", 8000, minimum=1),
             http_threads=integer("HTTP_THREADS", 40, minimum=1),
+            log_level=(text("LOG_LEVEL") or "INFO").upper(),
         )
         if settings.database_url is not None:
             database_parts(settings.database_url)  # fail fast on a malformed URL

@@ -54,13 +54,21 @@ class MasteryProjection:
     ) -> list[StudentUpdate]:
         """Apply ``(notification_id, domain_event)`` pairs, in store order, to ``histories``
         (mutated in place) and return one update per student they changed."""
+        changed = self.fold(histories, events)
+        return [
+            student_update(histories[originator], since)
+            for originator, since in sorted(changed.items(), key=lambda item: str(item[0]))
+        ]
+
+    def fold(
+        self, histories: dict[UUID, StudentHistory], events: Iterable[tuple[int, Any]]
+    ) -> dict[UUID, date]:
+        """Add the events to ``histories``; returns, per student changed, the earliest date
+        whose documents the events change."""
         batch = _Batch(histories)
         for position, domain_event in events:
             self.process_event(domain_event, position, batch)
-        return [
-            student_update(histories[originator], since)
-            for originator, since in sorted(batch.changed_since.items(), key=lambda i: str(i[0]))
-        ]
+        return batch.changed_since
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int, batch: _Batch) -> None:
@@ -131,5 +139,5 @@ def _document(key: StudentKey, mastery: Mastery, position: int, *, topics: bool)
 def histories_from(events: Sequence[tuple[int, Any]]) -> dict[UUID, StudentHistory]:
     """Histories built from scratch out of complete event streams (used by rebuilds)."""
     histories: dict[UUID, StudentHistory] = {}
-    MasteryProjection().process(histories, events)
+    MasteryProjection().fold(histories, events)
     return histories

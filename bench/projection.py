@@ -1,0 +1,182 @@
+"""Projection throughput and live lag, each against its baseline in the same run.
+
+1. Rebuild: N events (default 500,000) already in the event store are projected into an empty
+   Redis by `mastery projections rebuild`'s code path, against the ceiling of reading and
+   decoding the same notifications without computing or writing anything.
+2. Live lag: events are ingested at a steady rate (default 1,000/s) while a projector runs;
+   for each committed batch, the time from its commit to the projector's position reaching it.
+Writes bench/results/projection.json.
+
+Usage: python bench/projection.py [--events 500000] [--students 5000] [--rate 1000] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis
+
+from bench.common import fresh_database, machine, postgres_server, server_facts, write_result
+from infrastructure.container import build
+from infrastructure.ingest.parallel import parallel_backfill
+from infrastructure.migrate import upgrade
+from infrastructure.settings import Settings
+from infrastructure.synthetic import CohortShape, cohort_events
+
+
+def redis_server() -> Any:
+    import os
+    from contextlib import contextmanager
+
+    @contextmanager
+    def server() -> Any:
+        url = os.environ.get("MASTERY_REDIS_URL")
+        if url:
+            yield url
+            return
+        from infrastructure.embedded import EmbeddedServers
+
+        with tempfile.TemporaryDirectory() as folder, EmbeddedServers(
+            Path(folder), postgres=False, kafka=False
+        ) as urls:
+            yield urls.redis_url
+
+    return server()
+
+
+def load_store(settings: Settings, events: int, students: int) -> None:
+    shape = CohortShape(students=students, events=events, days=60, tenant_id="bench")
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "events.jsonl"
+        with source.open("w", encoding="utf-8") as out:
+            for event in cohort_events(shape):
+                out.write(json.dumps(event) + "\n")
+        summary = parallel_backfill(settings, source, Path(folder) / "rejects", workers=2)
+        assert summary.counts["recorded"] == events, summary.counts
+
+
+def ceiling(settings: Settings) -> float:
+    """Read and decode every notification, compute and write nothing."""
+    with build(settings) as built:
+        app = built.application
+        started, position, count = time.perf_counter(), 0, 0
+        while batch := app.recorder.select_notifications(start=position, limit=10_000, inclusive_of_start=False):
+            for notification in batch:
+                app.mapper.to_domain_event(notification)
+            count += len(batch)
+            position = batch[-1].id
+        return count / (time.perf_counter() - started)
+
+
+def rebuild(settings: Settings, events: int) -> dict[str, Any]:
+    with build(settings) as built:
+        head = built.application.head()
+        started = time.perf_counter()
+        students = built.projector.rebuild()
+        elapsed = time.perf_counter() - started
+        assert built.projector.position() == head
+    return {"events_per_second": head / elapsed, "seconds": elapsed, "students": students, "notifications": head}
+
+
+def live_lag(settings: Settings, rate: int, seconds: int, students: int) -> dict[str, Any]:
+    stop = threading.Event()
+    with build(settings) as projecting, build(settings) as writer:
+        projecting.projector.catch_up()
+        runner = threading.Thread(target=projecting.projector.run, args=(stop,), daemon=True)
+        runner.start()
+        events = cohort_events(CohortShape(students=students, events=rate * seconds, days=1, tenant_id="live", seed=99))
+        per_tick, tick = max(1, rate // 50), 1 / 50
+        commits: list[tuple[int, float]] = []
+        reached: dict[int, float] = {}
+        client = redis.Redis.from_url(str(settings.redis_url))
+        tracking_key = projecting.view.keys.tracking("mastery")
+
+        def watch() -> None:
+            while not stop.is_set():
+                value = client.get(tracking_key)
+                if value is not None:
+                    reached.setdefault(int(value), time.perf_counter())
+                time.sleep(0.001)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        next_tick = time.perf_counter()
+        for _ in range(rate * seconds // per_tick):
+            batch = [next(events) for _ in range(per_tick)]
+            report = writer.ingest.ingest(batch)
+            assert report.position is not None
+            commits.append((report.position, time.perf_counter()))
+            next_tick += tick
+            time.sleep(max(0.0, next_tick - time.perf_counter()))
+        time.sleep(2)
+        stop.set()
+        runner.join(timeout=10)
+        watcher.join(timeout=5)
+    seen = sorted(reached.items())
+    latencies = []
+    for position, committed in commits:
+        at = next((t for p, t in seen if p >= position), None)
+        if at is not None:
+            latencies.append(max(0.0, at - committed) * 1000)
+    latencies.sort()
+    return {
+        "rate_events_per_second": rate,
+        "seconds": seconds,
+        "batches": len(commits),
+        "measured": len(latencies),
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+        "max_ms": latencies[-1],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--students", type=int, default=5_000)
+    parser.add_argument("--rate", type=int, default=1_000)
+    parser.add_argument("--seconds", type=int, default=30)
+    args = parser.parse_args()
+    with postgres_server() as server, redis_server() as redis_url, fresh_database(server, "projection") as url:
+        upgrade(url)
+        settings = Settings(database_url=url, redis_url=redis_url, redis_prefix="bench-projection:", snapshot_ttl_days=0)
+        client = redis.Redis.from_url(redis_url)
+        for name in client.scan_iter(match="bench-projection:*", count=1000):
+            client.unlink(name)
+        load_store(settings, args.events, args.students)
+        read_only = ceiling(settings)
+        rebuilt = rebuild(settings, args.events)
+        lag = live_lag(replace(settings, redis_prefix="bench-projection:"), args.rate, args.seconds, args.students)
+        facts = server_facts(url)
+        for name in client.scan_iter(match="bench-projection:*", count=1000):
+            client.unlink(name)
+    result = {
+        "benchmark": "projection",
+        "events": args.events,
+        "students": args.students,
+        "server": facts,
+        "machine": machine(),
+        "rebuild": rebuilt,
+        "ceiling_read_and_decode_only": {"events_per_second": read_only},
+        "rebuild_fraction_of_ceiling": rebuilt["events_per_second"] / read_only,
+        "live": lag,
+        "targets": {"rebuild_events_per_second": 20_000, "live_p99_ms": 250},
+    }
+    path = write_result("projection", result)
+    print(json.dumps(result, indent=2))
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -200,15 +200,16 @@ class Mastery:
             no_evidence=list(self.no_evidence),
         )
         if exact:
-            document["exact"] = self.exact_document(with_topics=with_topics)
+            document["exact"] = self.exact_document()
         return document
 
-    def exact_document(self, *, with_topics: bool = True) -> dict[str, Any]:
-        """Unrounded components (and topic components), for ``mastery_from_document``."""
-        exact: dict[str, Any] = {"components": _unrounded(self.components)}
-        if with_topics:
-            exact["topics"] = {n: _unrounded(t.components) for n, t in self.topics.items()}
-        return exact
+    def exact_document(self) -> dict[str, Any]:
+        """Unrounded components and topic components, for ``mastery_from_document``: kept even
+        where the rendered ``topics`` are left out, since recommendations depend on them."""
+        return {
+            "components": _unrounded(self.components),
+            "topics": {n: _unrounded(t.components) for n, t in self.topics.items()},
+        }
 
 
 @dataclass(frozen=True, slots=True)

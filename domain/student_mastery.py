@@ -8,6 +8,7 @@ argument: ``occurred_at`` is the learning event's own timestamp.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -45,8 +46,14 @@ class StudentMastery(Aggregate):
         class_id: str | None
         topic: str
         data: dict[str, Any]
-        metadata: dict[str, Any] | None
+        metadata_json: str | None  # the producer's metadata, verbatim, as JSON text
         content_hash: str
+
+        @property
+        def metadata(self) -> dict[str, Any] | None:
+            """The producer's metadata. Stored as text: free-form JSON must never be mistaken
+            for an encoded value when the event is read back."""
+            return None if self.metadata_json is None else json.loads(self.metadata_json)
 
         def apply(self, aggregate: Any) -> None:
             assert isinstance(aggregate, StudentMastery)
@@ -111,7 +118,7 @@ class StudentMastery(Aggregate):
             class_id=learning_event.class_id,
             topic=learning_event.topic,
             data=learning_event.data,
-            metadata=learning_event.metadata,
+            metadata_json=_json_text(learning_event.metadata),
             content_hash=learning_event.content_hash,
         )
 
@@ -142,6 +149,12 @@ class LearningEventFields(Protocol):
     def metadata(self) -> dict[str, Any] | None: ...
     @property
     def content_hash(self) -> str: ...
+
+
+def _json_text(value: dict[str, Any] | None) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def student_aggregate_id(tenant_id: str, student_id: str) -> UUID:

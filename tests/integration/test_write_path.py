@@ -125,3 +125,16 @@ def test_an_event_and_its_id_are_never_recorded_apart(settings: Settings) -> Non
         count_rows(url, "SELECT count(*) FROM mastery_event_ids WHERE event_id LIKE 'fine-%'") == 0
     )
     assert count_rows(url, "SELECT count(*) FROM mastery_events") == 0
+
+
+def test_metadata_that_looks_like_an_encoded_value_reads_back_verbatim(settings: Settings) -> None:
+    tricky = {
+        "_type_": "uuid_hex",
+        "_data_": "not-a-uuid",
+        "nested": [{"_type_": "x", "_data_": 1}],
+    }
+    with build(settings) as built:
+        built.ingest.ingest([dict(quiz("meta-1", student="meta"), metadata=tricky)])
+        (event,) = built.application.learning_events("t-write", "meta")
+        assert event.metadata == tricky
+        assert built.application.replay("t-write", "meta", date(2026, 3, 31)).mastery is not None

@@ -459,6 +459,12 @@ class _TopicLedger:
     # Derived, never part of the state: the topic's mastery at the last consistency asked for.
     memo: tuple[Fraction, TopicMastery] | None = field(default=None, compare=False)
     evidence_memo: _EvidencePart | None = field(default=None, compare=False)
+    quality_memo: Fraction | None = field(default=None, compare=False)
+
+    def quality_mean(self) -> Fraction:
+        if self.quality_memo is None:
+            self.quality_memo = _mean([s.value for s in self.quality])
+        return self.quality_memo
 
     def mastery(self, consistency: Fraction) -> TopicMastery:
         if self.memo is None or self.memo[0] != consistency:
@@ -477,7 +483,7 @@ class _TopicLedger:
         return _TopicParts(
             completion=completion,
             quiz=_ratio(self.quiz_weighted_tenths, 10 * self.quiz_total),
-            quality=_mean([s.value for s in self.quality]),
+            quality=self.quality_mean(),
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -562,6 +568,7 @@ class MasteryLedger:
         "_completion_weighted_tenths",
         "_counts",
         "_evidence_memo",
+        "_quality_memo",
         "_last_event_at",
         "_quality",
         "_quiz_total",
@@ -580,6 +587,7 @@ class MasteryLedger:
         self._quiz_weighted_tenths = 0
         self._quiz_total = 0
         self._evidence_memo: _EvidencePart | None = None  # derived; reset by every add
+        self._quality_memo: Fraction | None = None  # derived; reset by every quality fact
 
     @classmethod
     def empty(cls) -> MasteryLedger:
@@ -652,8 +660,11 @@ class MasteryLedger:
         sample = _QualitySample(
             at, event_id, evidence.avg_code_quality, evidence.correctness, evidence.efficiency
         )
-        _keep_latest(self._topic(topic).quality, sample)
+        ledger = self._topic(topic)
+        _keep_latest(ledger.quality, sample)
+        ledger.quality_memo = None
         _keep_latest(self._quality, sample)
+        self._quality_memo = None
 
     def mastery(self, as_of: date) -> Mastery:
         """Mastery as of ``as_of``, which must not precede the latest fact's date."""
@@ -687,6 +698,11 @@ class MasteryLedger:
             learning_path=_learning_path(components),
         )
 
+    def _quality_mean(self) -> Fraction:
+        if self._quality_memo is None:
+            self._quality_memo = _mean([s.value for s in self._quality])
+        return self._quality_memo
+
     def _evidence_part(self) -> _EvidencePart:
         if self._evidence_memo is None:
             self._evidence_memo = _EvidencePart.of(
@@ -695,7 +711,7 @@ class MasteryLedger:
                     _ratio(self._completion_weighted_tenths, 10 * self._completion_total),
                 ),
                 quiz=_ratio(self._quiz_weighted_tenths, 10 * self._quiz_total),
-                quality=_mean([s.value for s in self._quality]),
+                quality=self._quality_mean(),
             )
         return self._evidence_memo
 

@@ -33,6 +33,7 @@ from eventsourcing.persistence import StoredEvent, Tracking
 
 from domain.student_mastery import student_aggregate_id
 from infrastructure.event_store.application import MasteryApplication
+from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.settings import Settings
 from projections.mastery_projection import (
     MasteryProjection,
@@ -117,8 +118,8 @@ class Projector:
         )
         if not notifications:
             return 0
-        events = [(n.id, self.application.mapper.to_domain_event(n)) for n in notifications]
-        histories = self._histories_for({e.originator_id for _, e in events}, events[0][0])
+        events = [(n.id, e) for n in notifications if (e := self._decode(n)) is not None]
+        histories = self._histories_for({e.originator_id for _, e in events}, notifications[0].id)
         updates = self.projection.process(histories, events)
         self.view.apply(updates, Tracking(PROJECTION_NAME, notifications[-1].id))
         self._remember(histories)
@@ -200,9 +201,8 @@ class Projector:
             oldest = self.application.recorder.select_notifications(
                 start=position, limit=1, inclusive_of_start=False
             )
-            if oldest:
-                recorded = self.application.mapper.to_domain_event(oldest[0])
-                assert isinstance(recorded, Aggregate.Event)
+            recorded = self._decode(oldest[0]) if oldest else None
+            if isinstance(recorded, Aggregate.Event):
                 lag_seconds = max(0.0, (datetime.now(UTC) - recorded.timestamp).total_seconds())
         return ProjectionStatus(head, position, head - position, lag_seconds)
 
@@ -231,12 +231,19 @@ class Projector:
         return histories_from(list(self._stored_events(originators, up_to)))
 
     def _stored_events(self, originators: Sequence[UUID], up_to: int) -> Iterator[tuple[int, Any]]:
-        mapper = self.application.mapper
         with psycopg.connect(self.database_url) as conn:
             rows = conn.execute(SELECT_STUDENT_EVENTS, (list(originators), up_to)).fetchall()
         for originator_id, version, topic, state, notification_id in rows:
-            stored = StoredEvent(originator_id, version, topic, bytes(state))
-            yield notification_id, mapper.to_domain_event(stored)
+            domain_event = self._decode(StoredEvent(originator_id, version, topic, bytes(state)))
+            if domain_event is not None:
+                yield notification_id, domain_event
+
+    def _decode(self, stored: StoredEvent) -> Any | None:
+        """The domain event, or None for an erased student's (unreadable by design)."""
+        try:
+            return self.application.mapper.to_domain_event(stored)
+        except StudentErasedError:
+            return None
 
     def _touched(self, after: int, up_to: int) -> list[UUID]:
         with psycopg.connect(self.database_url) as conn:

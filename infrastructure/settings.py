@@ -58,6 +58,7 @@ class Settings:
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
     master_key: str | None = None
+    previous_master_keys: tuple[str, ...] = ()
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = 30
@@ -117,6 +118,11 @@ class Settings:
             jwt_secret=text("JWT_SECRET"),
             jwt_public_key=text("JWT_PUBLIC_KEY"),
             master_key=text("MASTER_KEY"),
+            previous_master_keys=tuple(
+                key.strip()
+                for key in (text("PREVIOUS_MASTER_KEYS") or "").split(",")
+                if key.strip()
+            ),
             jwt_issuer=text("JWT_ISSUER"),
             jwt_audience=text("JWT_AUDIENCE"),
             jwt_leeway_seconds=integer("JWT_LEEWAY_SECONDS", 30),

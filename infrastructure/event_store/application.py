@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
     JSONTranscoder,
+    Mapper,
     Transcoder,
     Transcoding,
 )
@@ -32,6 +33,8 @@ from eventsourcing.utils import get_topic
 
 from domain.mastery import Mastery, MasteryLedger, mastery_as_of, timeline
 from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
+from infrastructure.event_store.cipher_mapper import StudentCipherMapper
+from infrastructure.event_store.keys import KeyRing, MasterKey
 from infrastructure.event_store.recorder import (
     EVENT_IDS_KWARG,
     EventIdRow,
@@ -51,6 +54,7 @@ class Status(StrEnum):
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
     REJECTED = "rejected"
+    ERASED = "erased"  # internal: reported to producers as rejected, code student_erased
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class MasteryApplication(Application[UUID]):
     name = "Mastery"
 
     def __init__(self, settings: Settings) -> None:
+        self.keyring = keyring_for(settings)
         self.snapshot_interval = settings.snapshot_interval
         self._cache: OrderedDict[UUID, StudentMastery] = OrderedDict()
         self._cache_size = settings.aggregate_cache_size
@@ -102,13 +107,23 @@ class MasteryApplication(Application[UUID]):
         self.register_transcodings(transcoder)
         return transcoder
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Events are encrypted per student when a master key is configured."""
+        if self.keyring is None:
+            return super().construct_mapper()
+        return StudentCipherMapper(self.keyring, transcoder=self.construct_transcoder())
+
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """Snapshots hold the aggregate's id (a UUID): they keep the library's transcoder."""
         transcoder = JSONTranscoder()
         self.register_transcodings(transcoder)
+        mapper: Mapper[UUID] = (
+            StudentCipherMapper(self.keyring, transcoder=transcoder)
+            if self.keyring is not None
+            else self.factory.mapper(transcoder=transcoder)
+        )
         return self.factory.event_store(
-            mapper=self.factory.mapper(transcoder=transcoder),
-            recorder=self.factory.aggregate_recorder(purpose="snapshots"),
+            mapper=mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots")
         )
 
     # --- writing ------------------------------------------------------------------------
@@ -120,6 +135,12 @@ class MasteryApplication(Application[UUID]):
         """
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             statuses, fresh = self._classify(events)
+            erased = self._erased_students(fresh)
+            if erased:
+                for index, event in enumerate(events):
+                    if statuses[index] is Status.RECORDED and _student_of(event) in erased:
+                        statuses[index] = Status.ERASED
+                fresh = [e for e in fresh if _student_of(e) not in erased]
             if not fresh:
                 return WriteResult(statuses, None)
             try:
@@ -154,7 +175,14 @@ class MasteryApplication(Application[UUID]):
                 statuses.append(Status.RECORDED)
         return statuses, fresh
 
+    def _erased_students(self, events: Sequence[ValidatedEvent]) -> set[UUID]:
+        if self.keyring is None or not events:
+            return set()
+        return self.keyring.erased_among({_student_of(e) for e in events})
+
     def _write(self, events: Sequence[ValidatedEvent]) -> int:
+        if self.keyring is not None:
+            self.keyring.ensure({_student_of(e): e.tenant_id for e in events})
         aggregates = self._get_or_enroll({(e.tenant_id, e.student_id) for e in events})
         rows = []
         for event in events:
@@ -260,6 +288,19 @@ class MasteryApplication(Application[UUID]):
     def head(self) -> int:
         """The event store's highest notification id (0 when empty)."""
         return self.recorder.max_notification_id() or 0
+
+
+def _student_of(event: ValidatedEvent) -> UUID:
+    return student_aggregate_id(event.tenant_id, event.student_id)
+
+
+def keyring_for(settings: Settings) -> KeyRing | None:
+    if settings.master_key is None:
+        return None
+    previous = [MasterKey.from_base64(key) for key in settings.previous_master_keys]
+    return KeyRing(
+        settings.require_database_url(), MasterKey.from_base64(settings.master_key), previous
+    )
 
 
 def persistence_env(settings: Settings) -> Mapping[str, str]:

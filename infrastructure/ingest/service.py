@@ -22,6 +22,9 @@ from infrastructure.ingest.contract import (
 CONFLICT_ERROR = FieldError(
     "event_id", "this event_id was already recorded with different content", "conflict"
 )
+ERASED_ERROR = FieldError(
+    "student_id", "this student has been erased; no new events are accepted", "student_erased"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,15 @@ class ValidatedBatch:
 
 
 def _outcome(event: ValidatedEvent, status: Status) -> Outcome:
+    if status is Status.ERASED:
+        return Outcome(
+            Status.REJECTED,
+            event.event_id,
+            event.tenant_id,
+            event.student_id,
+            code="student_erased",
+            errors=(ERASED_ERROR,),
+        )
     conflict = status is Status.CONFLICT
     return Outcome(
         status,

@@ -594,6 +594,10 @@ class MasteryLedger:
         return cls()
 
     @property
+    def last_event_at(self) -> datetime | None:
+        return self._last_event_at
+
+    @property
     def last_activity_date(self) -> date | None:
         return self._activity.latest
 

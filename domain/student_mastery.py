@@ -40,6 +40,7 @@ class StudentMastery(Aggregate):
         """Base of the four learning facts; every field of the input contract is kept."""
 
         component: ClassVar[Component]
+        class_version: ClassVar[int] = 2
 
         event_id: str
         occurred_at: datetime
@@ -54,6 +55,11 @@ class StudentMastery(Aggregate):
             """The producer's metadata. Stored as text: free-form JSON must never be mistaken
             for an encoded value when the event is read back."""
             return None if self.metadata_json is None else json.loads(self.metadata_json)
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 kept metadata as an object; version 2 keeps it as JSON text."""
+            state["metadata_json"] = _json_text(state.pop("metadata", None))
 
         def apply(self, aggregate: Any) -> None:
             assert isinstance(aggregate, StudentMastery)

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from infrastructure.container import Container, build, services
 from infrastructure.event_store.application import UnknownStudentError
+from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.settings import ConfigurationError, Settings
 
 EXIT_FAILURE = 1
@@ -36,7 +37,7 @@ def reported_errors() -> Iterator[None]:
         yield
     except ConfigurationError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
-    except UnknownStudentError as exc:
+    except (UnknownStudentError, StudentErasedError) as exc:
         raise fail(str(exc)) from None
     except PersistenceError as exc:
         raise fail(f"database: {exc}") from None

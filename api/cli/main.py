@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import backfill, demo, migrate, project, projections, replay
+from api.cli import (
+    audit,
+    backfill,
+    demo,
+    erase,
+    keys,
+    migrate,
+    project,
+    projections,
+    replay,
+    retention,
+)
 
 app = typer.Typer(
     name="mastery",
@@ -19,6 +30,10 @@ app.command("replay")(replay.replay)
 app.command("demo")(demo.demo)
 app.command("project")(project.project)
 app.add_typer(projections.app, name="projections")
+app.command("erase")(erase.erase)
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.add_typer(retention.app, name="retention")
 
 if __name__ == "__main__":
     app()

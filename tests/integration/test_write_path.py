@@ -138,3 +138,27 @@ def test_metadata_that_looks_like_an_encoded_value_reads_back_verbatim(settings:
         (event,) = built.application.learning_events("t-write", "meta")
         assert event.metadata == tricky
         assert built.application.replay("t-write", "meta", date(2026, 3, 31)).mastery is not None
+
+
+def test_events_stored_by_version_1_are_upcast_on_read(settings: Settings) -> None:
+    """Version 1 stored metadata as an object; such events still read back whole."""
+    import json as json_module
+
+    with build(settings) as built:
+        built.ingest.ingest([dict(quiz("old-1", student="old"), metadata={"source": "v1"})])
+    url = settings.require_database_url()
+    with psycopg.connect(url) as conn:
+        originator, version, state = conn.execute(
+            "SELECT originator_id, originator_version, state FROM mastery_events "
+            "WHERE topic LIKE '%QuizGraded' AND originator_version = 2"
+        ).fetchone()  # type: ignore[misc]
+        old = json_module.loads(bytes(state))
+        old.pop("class_version")
+        old["metadata"] = json_module.loads(old.pop("metadata_json"))
+        conn.execute(
+            "UPDATE mastery_events SET state = %s WHERE originator_id = %s AND originator_version = %s",
+            (json_module.dumps(old).encode(), originator, version),
+        )
+    with build(settings) as fresh:
+        (event,) = fresh.application.learning_events("t-write", "old")
+        assert event.metadata == {"source": "v1"}

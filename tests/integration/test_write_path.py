@@ -156,7 +156,8 @@ def test_events_stored_by_version_1_are_upcast_on_read(settings: Settings) -> No
         old.pop("class_version")
         old["metadata"] = json_module.loads(old.pop("metadata_json"))
         conn.execute(
-            "UPDATE mastery_events SET state = %s WHERE originator_id = %s AND originator_version = %s",
+            "UPDATE mastery_events SET state = %s "
+            "WHERE originator_id = %s AND originator_version = %s",
             (json_module.dumps(old).encode(), originator, version),
         )
     with build(settings) as fresh:

@@ -47,9 +47,10 @@ def redis_server() -> Any:
             return
         from infrastructure.embedded import EmbeddedServers
 
-        with tempfile.TemporaryDirectory() as folder, EmbeddedServers(
-            Path(folder), postgres=False, kafka=False
-        ) as urls:
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            EmbeddedServers(Path(folder), postgres=False, kafka=False) as urls,
+        ):
             yield urls.redis_url
 
     return server()
@@ -71,7 +72,9 @@ def ceiling(settings: Settings) -> float:
     with build(settings) as built:
         app = built.application
         started, position, count = time.perf_counter(), 0, 0
-        while batch := app.recorder.select_notifications(start=position, limit=10_000, inclusive_of_start=False):
+        while batch := app.recorder.select_notifications(
+            start=position, limit=10_000, inclusive_of_start=False
+        ):
             for notification in batch:
                 app.mapper.to_domain_event(notification)
             count += len(batch)
@@ -86,7 +89,12 @@ def rebuild(settings: Settings, events: int) -> dict[str, Any]:
         students = built.projector.rebuild()
         elapsed = time.perf_counter() - started
         assert built.projector.position() == head
-    return {"events_per_second": head / elapsed, "seconds": elapsed, "students": students, "notifications": head}
+    return {
+        "events_per_second": head / elapsed,
+        "seconds": elapsed,
+        "students": students,
+        "notifications": head,
+    }
 
 
 def live_lag(settings: Settings, rate: int, seconds: int, students: int) -> dict[str, Any]:
@@ -95,7 +103,9 @@ def live_lag(settings: Settings, rate: int, seconds: int, students: int) -> dict
         projecting.projector.catch_up()
         runner = threading.Thread(target=projecting.projector.run, args=(stop,), daemon=True)
         runner.start()
-        events = cohort_events(CohortShape(students=students, events=rate * seconds, days=1, tenant_id="live", seed=99))
+        events = cohort_events(
+            CohortShape(students=students, events=rate * seconds, days=1, tenant_id="live", seed=99)
+        )
         per_tick, tick = max(1, rate // 50), 1 / 50
         commits: list[tuple[int, float]] = []
         reached: dict[int, float] = {}
@@ -148,16 +158,30 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1_000)
     parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
-    with postgres_server() as server, redis_server() as redis_url, fresh_database(server, "projection") as url:
+    with (
+        postgres_server() as server,
+        redis_server() as redis_url,
+        fresh_database(server, "projection") as url,
+    ):
         upgrade(url)
-        settings = Settings(database_url=url, redis_url=redis_url, redis_prefix="bench-projection:", snapshot_ttl_days=0)
+        settings = Settings(
+            database_url=url,
+            redis_url=redis_url,
+            redis_prefix="bench-projection:",
+            snapshot_ttl_days=0,
+        )
         client = redis.Redis.from_url(redis_url)
         for name in client.scan_iter(match="bench-projection:*", count=1000):
             client.unlink(name)
         load_store(settings, args.events, args.students)
         read_only = ceiling(settings)
         rebuilt = rebuild(settings, args.events)
-        lag = live_lag(replace(settings, redis_prefix="bench-projection:"), args.rate, args.seconds, args.students)
+        lag = live_lag(
+            replace(settings, redis_prefix="bench-projection:"),
+            args.rate,
+            args.seconds,
+            args.students,
+        )
         facts = server_facts(url)
         for name in client.scan_iter(match="bench-projection:*", count=1000):
             client.unlink(name)

@@ -7,14 +7,18 @@ import typer
 from api.cli import (
     audit,
     backfill,
+    consume,
     demo,
     erase,
     keys,
     migrate,
     project,
     projections,
+    publish,
     replay,
     retention,
+    serve,
+    token,
 )
 
 app = typer.Typer(
@@ -34,6 +38,10 @@ app.command("erase")(erase.erase)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
+app.command("serve")(serve.serve)
+app.command("token")(token.token)
+app.command("consume")(consume.consume)
+app.command("publish")(publish.publish)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,60 @@
+"""``mastery consume``: the Kafka ingest worker (SPEC §6, §8)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from api.cli.common import reported_errors
+from infrastructure.container import services
+from infrastructure.logging import configure_logging
+from infrastructure.settings import Settings
+
+
+def consume(
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Consumer processes (default MASTERY_KAFKA_CONSUMER_WORKERS, 1)."),
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option(help="Also run the mastery.results publisher in this process.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "INFO",
+) -> None:
+    """Consume learning events from Kafka into the event store; bad messages go to the DLQ.
+
+    Stops cleanly on SIGTERM or Ctrl-C: the batch in progress is finished and committed.
+    """
+    from infrastructure.kafka.workers import run_workers  # noqa: PLC0415 - keep --help fast
+
+    configure_logging(log_level.upper())
+    with reported_errors():
+        settings = Settings.from_env()
+        with services(settings, kafka=True) as resolved:
+            run_workers(
+                resolved,
+                stop_on_signals(),
+                consumer=True,
+                publisher=publish,
+                consumer_processes=workers,
+            )
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (installed from the main thread)."""
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+if __name__ == "__main__":
+    typer.run(consume)

@@ -1,0 +1,33 @@
+"""``mastery publish``: the mastery.results publisher on its own (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.cli.common import reported_errors
+from api.cli.consume import stop_on_signals
+from infrastructure.container import services
+from infrastructure.logging import configure_logging
+from infrastructure.settings import Settings
+
+
+def publish(
+    log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "INFO",
+) -> None:
+    """Publish mastery.updated and mastery.threshold.reached from the event store's log.
+
+    Resumes from its tracked position; stops cleanly on SIGTERM or Ctrl-C.
+    """
+    from infrastructure.kafka.workers import run_workers  # noqa: PLC0415 - keep --help fast
+
+    configure_logging(log_level.upper())
+    with reported_errors():
+        settings = Settings.from_env()
+        with services(settings, kafka=True) as resolved:
+            run_workers(resolved, stop_on_signals(), consumer=False, publisher=True)
+
+
+if __name__ == "__main__":
+    typer.run(publish)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from api.cli.common import EXIT_USAGE, console, fail, reported_errors
+from infrastructure.auth import InvalidTokenError, Role, mint_token
+from infrastructure.settings import Settings
+
+
+def token(
+    role: Annotated[Role, typer.Option(help="Role of the token.")],
+    sub: Annotated[str, typer.Option(help="Subject: the user (a student's own student id).")],
+    tenant: Annotated[str, typer.Option(help="Tenant the token is confined to.")] = "default",
+    students: Annotated[
+        list[str] | None, typer.Option("--students", help="A student a teacher may read (repeat).")
+    ] = None,
+    classes: Annotated[
+        list[str] | None, typer.Option("--classes", help="A class a teacher may read (repeat).")
+    ] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1, max=366 * 86400)] = 3600,
+    private_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="PEM private key for RS256/ES256; default: HS256 with MASTERY_JWT_SECRET."
+        ),
+    ] = None,
+) -> None:
+    """Mint a JWT for local use (signed with MASTERY_JWT_SECRET, or --private-key)."""
+    with reported_errors():
+        settings = Settings.from_env()
+        key, algorithm = _signing_key(settings, private_key)
+        try:
+            minted = mint_token(
+                role=role,
+                subject=sub,
+                tenant_id=tenant,
+                key=key,
+                algorithm=algorithm,
+                students=_split(students),
+                classes=_split(classes),
+                ttl=timedelta(seconds=ttl),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+        except InvalidTokenError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+    console.print(minted, soft_wrap=True, highlight=False)
+
+
+def _signing_key(settings: Settings, private_key: Path | None) -> tuple[Any, str]:
+    if private_key is None:
+        if not settings.jwt_secret:
+            raise fail("MASTERY_JWT_SECRET is not set (or pass --private-key)", EXIT_USAGE)
+        return settings.jwt_secret, "HS256"
+    try:
+        key = load_pem_private_key(private_key.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise fail(f"--private-key: {exc}", EXIT_USAGE) from None
+    return key, "ES256" if isinstance(key, EllipticCurvePrivateKey) else "RS256"
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated options, each possibly comma-separated."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]

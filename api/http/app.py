@@ -1,0 +1,85 @@
+"""The Starlette application of the query API (SPEC §7).
+
+``create_app(settings)`` wires nothing at import time: its lifespan builds the container (or
+uses one handed in, as ``mastery run`` does), starts the access-log writer and flushes it on
+shutdown. Every route is denied by default: a ``/v1`` handler answers only after the token,
+the ids and the role's rights have been checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio.to_thread
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.http import classes, events, ops, students
+from api.http.guard import problem_for
+from api.http.metrics import Metrics
+from api.http.middleware import RequestContextMiddleware
+from api.http.openapi import openapi_document
+from api.http.problems import ProblemError, problem_response
+from api.http.services import Services
+from infrastructure.access_log import AccessLog
+from infrastructure.auth import TokenVerifier
+from infrastructure.container import Container, build
+from infrastructure.queries import StudentQueries
+from infrastructure.settings import Settings
+
+
+def create_app(settings: Settings, container: Container | None = None) -> Starlette:
+    verifier = TokenVerifier.from_settings(settings)  # refuse to start without a key
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            built = container if container is not None else stack.enter_context(build(settings))
+            access_log = AccessLog(built.settings.require_database_url())
+            access_log.start()
+            stack.callback(access_log.close)
+            anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
+            app.state.services = Services(
+                container=built,
+                queries=StudentQueries(
+                    built.view, built.application, snapshot_ttl_days=settings.snapshot_ttl_days
+                ),
+                verifier=verifier,
+                access_log=access_log,
+                metrics=metrics,
+            )
+            yield
+
+    app = Starlette(
+        routes=[*events.routes, *students.routes, *classes.routes, *ops.routes],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_problem, Exception: _unexpected},
+    )
+    app.state.openapi = orjson.dumps(openapi_document())
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = "no such route" if exc.status_code == 404 else str(exc.detail)
+    problem = ProblemError(exc.status_code, detail, headers=dict(exc.headers or {}))
+    return problem_response(problem, getattr(request.state, "request_id", None), request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    return problem_for(request, exc)
+
+
+def app_from_env() -> Starlette:
+    """For ``uvicorn --factory api.http.app:app_from_env`` with every URL configured."""
+    from infrastructure.logging import configure_logging  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,36 @@
+"""``/v1/classes/{id}/mastery``: a class roster with each student's mastery and prediction."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from api.http.guard import class_route
+from api.http.models import ClassMasteryOut, NoQuery, PredictionOut, RosterStudentOut
+from api.http.problems import ProblemError
+from api.http.services import Services
+
+
+def class_mastery(services: Services, tenant_id: str, class_id: str, _: NoQuery) -> ClassMasteryOut:
+    entries = services.queries.class_roster(tenant_id, class_id)
+    if entries is None:
+        raise ProblemError(404, "unknown class")
+    return ClassMasteryOut(
+        tenant_id=tenant_id,
+        class_id=class_id,
+        as_of=services.queries.today(),
+        students=[
+            RosterStudentOut(
+                student_id=entry.student_id,
+                mastery_score=entry.mastery.to_document(with_topics=False)["mastery_score"],
+                level=entry.mastery.level,
+                prediction=PredictionOut.of(entry.prediction),
+                at_risk=entry.at_risk,
+            )
+            for entry in entries
+        ],
+    )
+
+
+routes: list[Route] = [
+    class_route("/v1/classes/{id}/mastery", "read_class_mastery", NoQuery, class_mastery),
+]

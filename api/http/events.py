@@ -1,0 +1,136 @@
+"""``POST /v1/events``: HTTP ingest through the shared ingest path (SPEC §3, §7).
+
+The body is one event or ``{"events": [...]}`` (at most 1,000 events, 1 MiB). Each event gets
+its own outcome; the response carries the event store position after the write, to be passed
+as ``min_position`` to a read. A single event answers 201 (recorded), 200 (duplicate),
+409 (conflict) or 422 (rejected); a batch answers 200 with every outcome. An event's tenant
+must be the token's: an event without ``tenant_id`` is taken as the token's tenant, one naming
+another tenant is rejected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api.http.auth import authenticate
+from api.http.guard import json_response, problem_for
+from api.http.models import IngestOut, OutcomeOut
+from api.http.problems import ProblemError, invalid
+from api.http.services import Services, services_of
+from infrastructure.auth import Principal, may_ingest
+from infrastructure.ingest.contract import FieldError, InvalidEvent, parse_json
+from infrastructure.ingest.service import IngestReport
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_EVENTS = 1000
+SINGLE_STATUS = {"recorded": 201, "duplicate": 200, "conflict": 409, "rejected": 422}
+
+
+async def post_events(request: Request) -> Response:
+    try:
+        services = services_of(request)
+        principal = authenticate(request, services.verifier)
+        if not may_ingest(principal):
+            raise ProblemError(403, "only a service token may ingest events")
+        body = await _read_body(request)
+        single, items = _events_of(body)
+        scoped = [_in_tenant(item, principal) for item in items]
+        report = await run_in_threadpool(services.container.ingest.ingest, scoped)
+        return _answer(services, report, single)
+    except Exception as exc:
+        return problem_for(request, exc)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ProblemError(413, f"the body may be at most {MAX_BODY_BYTES} bytes")
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type not in ("application/json", ""):
+        raise ProblemError(415, "the body must be application/json")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ProblemError(413, f"the body may be at most {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _events_of(body: bytes) -> tuple[bool, list[Any]]:
+    """Whether the body is a single event, and its events."""
+    try:
+        parsed = parse_json(body) if len(body) <= 64 * 1024 else _parse_large(body)
+    except InvalidEvent as exc:
+        raise invalid([e.as_dict() for e in exc.errors], "the body is not valid JSON") from None
+    if isinstance(parsed, dict) and set(parsed) == {"events"}:
+        events = parsed["events"]
+        if not isinstance(events, list):
+            raise invalid([{"loc": "body.events", "msg": "must be a list", "type": "list_type"}])
+        if len(events) > MAX_EVENTS:
+            raise ProblemError(413, f"a batch may hold at most {MAX_EVENTS} events")
+        return False, events
+    if not isinstance(parsed, dict):
+        raise invalid(
+            [{"loc": "body", "msg": 'must be an event object or {"events": [...]}', "type": "type"}]
+        )
+    return True, [parsed]
+
+
+def _parse_large(body: bytes) -> Any:
+    import orjson  # noqa: PLC0415 - only batches above one event's size limit come here
+
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(
+            "invalid_json", [FieldError("", f"invalid JSON: {exc}", "json")]
+        ) from None
+
+
+def _in_tenant(item: Any, principal: Principal) -> Any:
+    if not isinstance(item, dict):
+        return item
+    tenant = item.get("tenant_id", principal.tenant_id)
+    if tenant != principal.tenant_id:
+        return InvalidEvent(
+            "forbidden_tenant",
+            [FieldError("tenant_id", "must be the token's tenant", "forbidden_tenant")],
+        )
+    return {**item, "tenant_id": tenant}
+
+
+def _answer(services: Services, report: IngestReport, single: bool) -> Response:
+    for outcome in report.outcomes:
+        services.metrics.ingest_events.labels(outcome.status.value).inc()
+    body = IngestOut(
+        outcomes=[OutcomeOut.model_validate(o.as_dict()) for o in report.outcomes],
+        counts=dict(report.counts),
+        position=report.position,
+    )
+    if not single:
+        return json_response(body)
+    outcome = report.outcomes[0]
+    status = SINGLE_STATUS[outcome.status.value]
+    if status >= 400:
+        detail = (
+            "event_id already recorded with different content"
+            if status == 409
+            else "the event was not accepted: " + "; ".join(e.msg for e in outcome.errors)
+        )
+        raise ProblemError(
+            status,
+            detail,
+            errors=[e.as_dict() for e in outcome.errors],
+            extra={"outcome": outcome.as_dict(), "position": report.position},
+        )
+    return json_response(body, status)
+
+
+routes: list[Route] = [Route("/v1/events", post_events, methods=["POST"], name="ingest")]

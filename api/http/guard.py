@@ -1,0 +1,236 @@
+"""The pipeline every read of a student's data goes through.
+
+authenticate (401) -> validate the path id (422) -> authorize (403) -> validate the query (422)
+-> read (404 for an unknown student, 503 when a store is down) -> one access-log entry, whatever
+the outcome. Authorization comes before any lookup of the student, so a student asking for
+another student gets 403 whether or not that student exists. A path id is resolved within the
+token's tenant: a token never reaches another tenant's data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import psycopg
+import redis.exceptions
+import structlog
+from eventsourcing.persistence import PersistenceError
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api.http.auth import authenticate
+from api.http.problems import ProblemError, field_errors, invalid, problem_response
+from api.http.services import Services, services_of
+from infrastructure.access_log import AccessEntry
+from infrastructure.auth import Principal, Role, may_read_class, may_read_student
+from infrastructure.event_store.application import UnknownStudentError
+from infrastructure.event_store.keys import StudentErasedError
+from infrastructure.ingest.identifiers import check_identifier
+from infrastructure.settings import ConfigurationError
+from projections.view import StudentKey
+
+Q = TypeVar("Q", bound=BaseModel)
+
+log = structlog.get_logger("mastery.http")
+
+OUTCOMES = {
+    401: "unauthenticated",
+    403: "denied",
+    404: "not_found",
+    410: "erased",
+    422: "invalid",
+}
+
+
+def path_id(request: Request, kind: str) -> str:
+    value = str(request.path_params["id"])
+    try:
+        return check_identifier(kind, value)
+    except ValueError as exc:
+        raise invalid([{"loc": "path.id", "msg": str(exc), "type": "pattern"}]) from None
+
+
+def parse_query(request: Request, model: type[Q]) -> Q:
+    items = request.query_params.multi_items()
+    names = [name for name, _ in items]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise invalid(
+            [
+                {"loc": f"query.{n}", "msg": "given more than once", "type": "repeated"}
+                for n in repeated
+            ]
+        )
+    try:
+        return model.model_validate(dict(items))
+    except ValidationError as exc:
+        raise invalid(field_errors(exc, "query")) from None
+
+
+def json_response(body: BaseModel, status: int = 200) -> Response:
+    return Response(
+        body.model_dump_json(by_alias=True), status_code=status, media_type="application/json"
+    )
+
+
+PLAIN_PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
+    (UnknownStudentError, 404, "unknown student"),
+    (StudentErasedError, 410, "this student's data has been erased"),
+)
+
+
+def as_problem(exc: Exception) -> ProblemError:
+    """The problem an exception stands for; anything unexpected is logged and becomes a 500."""
+    if isinstance(exc, ProblemError):
+        return exc
+    for kind, status, detail in PLAIN_PROBLEMS:
+        if isinstance(exc, kind):
+            return ProblemError(status, detail)
+    if isinstance(exc, ConfigurationError):
+        log.warning("not configured", error=str(exc))
+        return ProblemError(503, f"not available on this server: {exc}")
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        log.warning("redis unavailable", error=type(exc).__name__)
+        return ProblemError(
+            503, "the read models are unavailable; retry shortly", headers={"Retry-After": "1"}
+        )
+    if isinstance(exc, PersistenceError | psycopg.Error):
+        log.warning("event store unavailable", error=type(exc).__name__)
+        return ProblemError(
+            503, "the event store is unavailable; retry shortly", headers={"Retry-After": "1"}
+        )
+    log.exception("unexpected failure")
+    return ProblemError(500, "unexpected failure")
+
+
+def problem_for(request: Request, exc: Exception) -> Response:
+    return problem_response(as_problem(exc), request.state.request_id, request.url.path)
+
+
+# --- guarded reads ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Access:
+    """What the access log says about one request."""
+
+    route: str
+    action: str
+    principal: Principal | None = None
+    student_id: str | None = None
+    class_id: str | None = None
+
+    def entry(self, request_id: str, status: int) -> AccessEntry:
+        principal = self.principal
+        return AccessEntry(
+            at=datetime.now(UTC),
+            request_id=request_id,
+            subject=principal.subject if principal else "-",
+            role=principal.role.value if principal else "-",
+            tenant_id=principal.tenant_id if principal else "-",
+            student_id=self.student_id,
+            class_id=self.class_id,
+            route=self.route,
+            action=self.action,
+            outcome="ok" if status < 400 else OUTCOMES.get(status, "error"),
+            status=status,
+        )
+
+
+async def _guarded(
+    request: Request, access: _Access, work: Callable[[Services], Awaitable[Response]]
+) -> Response:
+    services = services_of(request)
+    try:
+        response = await work(services)
+    except Exception as exc:
+        response = problem_for(request, exc)
+    entry = access.entry(request.state.request_id, response.status_code)
+    services.access_log.record(entry)
+    services.metrics.access_log_entries.labels(entry.outcome).inc()
+    if response.status_code in (401, 403):
+        log.warning(
+            "access refused",
+            status=response.status_code,
+            action=access.action,
+            subject=entry.subject,
+            role=entry.role,
+            tenant_id=entry.tenant_id,
+        )
+    return response
+
+
+StudentReader = Callable[[Services, StudentKey, Q], BaseModel]
+
+
+def student_route(
+    path: str,
+    action: str,
+    query: type[Q],
+    read: StudentReader[Q],
+    *,
+    method: str = "GET",
+    roles: frozenset[Role] | None = None,
+) -> Route:
+    """A route on one student's data through the guarded pipeline; ``roles`` narrows who may
+    use it beyond the usual read rights (e.g. erasure: admins only)."""
+
+    async def endpoint(request: Request) -> Response:
+        access = _Access(path, action)
+
+        async def work(services: Services) -> Response:
+            access.principal = principal = authenticate(request, services.verifier)
+            access.student_id = student_id = path_id(request, "student")
+            key = StudentKey(principal.tenant_id, student_id)
+            if roles is not None and principal.role not in roles:
+                raise ProblemError(
+                    403, f"only {', '.join(sorted(r.value for r in roles))} may do this"
+                )
+            await _authorize_student(services, principal, key)
+            params = parse_query(request, query)
+            return json_response(await run_in_threadpool(read, services, key, params))
+
+        return await _guarded(request, access, work)
+
+    return Route(path, endpoint, methods=[method], name=action)
+
+
+async def _authorize_student(services: Services, principal: Principal, key: StudentKey) -> None:
+    def rostered(class_id: str) -> bool:
+        return services.queries.is_rostered(key, class_id)
+
+    needs_rosters = principal.role is Role.TEACHER and key.student_id not in principal.students
+    if needs_rosters:
+        allowed = await run_in_threadpool(may_read_student, principal, key.student_id, rostered)
+    else:
+        allowed = may_read_student(principal, key.student_id, rostered)
+    if not allowed:
+        raise ProblemError(403, "this token may not read this student")
+
+
+ClassReader = Callable[[Services, str, str, Q], BaseModel]
+
+
+def class_route(path: str, action: str, query: type[Q], read: ClassReader[Q]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        access = _Access(path, action)
+
+        async def work(services: Services) -> Response:
+            access.principal = principal = authenticate(request, services.verifier)
+            access.class_id = class_id = path_id(request, "class")
+            if not may_read_class(principal, class_id):
+                raise ProblemError(403, "this token may not read this class")
+            params = parse_query(request, query)
+            return json_response(
+                await run_in_threadpool(read, services, principal.tenant_id, class_id, params)
+            )
+
+        return await _guarded(request, access, work)
+
+    return Route(path, endpoint, methods=["GET"], name=action)

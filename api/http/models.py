@@ -1,0 +1,339 @@
+"""Request and response models of the query API (pydantic v2); the OpenAPI document is
+generated from them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from domain.mastery import Mastery, Prediction
+from domain.student_mastery import StudentMastery
+from infrastructure.ingest.contract import format_timestamp
+
+Level = Literal["beginner", "developing", "competent", "proficient", "expert"]
+MAX_WAIT_MS = 5000
+MAX_HISTORY_DAYS = 3660
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    """Query dates are exactly ``YYYY-MM-DD`` (no timestamps, no times)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- queries (strict: unknown parameters are refused) ---------------------------------------
+
+
+class NoQuery(_Model):
+    pass
+
+
+class MasteryQuery(_Model):
+    as_of: IsoDate | None = Field(None, description="UTC date; default today (UTC).")
+    min_position: int | None = Field(
+        None, ge=0, le=2**62, description="Wait until the read models reflect this position."
+    )
+    wait_ms: int = Field(1000, ge=0, le=MAX_WAIT_MS, description="How long to wait (ms).")
+
+
+class HistoryQuery(_Model):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: IsoDate | None = Field(
+        None, alias="from", description="First date; default to - 89 days."
+    )
+    to: IsoDate | None = Field(None, description="Last date; default today (UTC).")
+
+    @model_validator(mode="after")
+    def check_range(self) -> HistoryQuery:
+        if self.from_ is not None and self.to is not None:
+            if self.from_ > self.to:
+                raise ValueError("from must not be after to")
+            if (self.to - self.from_).days > MAX_HISTORY_DAYS:
+                raise ValueError(f"the range may span at most {MAX_HISTORY_DAYS} days")
+        return self
+
+
+class PredictionQuery(_Model):
+    days: int = Field(7, ge=1, le=90, description="Horizon in days.")
+    as_of: IsoDate | None = Field(None, description="UTC date; default today (UTC).")
+
+
+class EventsQuery(_Model):
+    after: int = Field(
+        0, ge=0, le=2**62, description="Cursor: the `version` of the last event seen."
+    )
+    limit: int = Field(100, ge=1, le=1000)
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+class Components(_Model):
+    completion: float
+    quiz: float
+    quality: float
+    consistency: float
+
+
+class Evidence(_Model):
+    completion: int
+    quiz: int
+    quality: int
+    consistency: int
+    activity_days: int
+
+
+class TopicOut(_Model):
+    mastery_score: float
+    level: Level
+    components: Components
+
+
+class RecommendationOut(_Model):
+    action: str
+    area: str
+    priority: Literal["high", "medium", "low"]
+
+
+class SnapshotOut(_Model):
+    """Mastery as of a date, without topics."""
+
+    as_of: date
+    mastery_score: float
+    level: Level
+    components: Components
+    breakdown: Components
+    evidence: Evidence
+    event_count: int
+    last_event_at: datetime | None
+    formula: str
+    recommendations: list[RecommendationOut]
+    learning_path: list[str]
+    no_evidence: list[str]
+
+    @classmethod
+    def of(cls, mastery: Mastery) -> SnapshotOut:
+        return cls.model_validate(mastery.to_document(with_topics=False))
+
+
+class MasteryOut(SnapshotOut):
+    tenant_id: str
+    student_id: str
+    topics: dict[str, TopicOut]
+    position: int | None = Field(description="Event store position the read model reflects.")
+    source: Literal["read_model", "replay"]
+    stale: bool = Field(description="True when min_position was not reached within wait_ms.")
+
+
+class HistoryOut(_Model):
+    tenant_id: str
+    student_id: str
+    from_: date = Field(alias="from")
+    to: date
+    snapshots: list[SnapshotOut]
+
+
+class TopicsOut(_Model):
+    tenant_id: str
+    student_id: str
+    as_of: date
+    topics: dict[str, TopicOut]
+
+
+class PredictionOut(_Model):
+    predicted_score: float | None
+    confidence: float
+    trend: Literal["improving", "declining", "stable", "insufficient_data"]
+    intervention_needed: bool
+    days: int
+
+    @classmethod
+    def of(cls, prediction: Prediction) -> PredictionOut:
+        return cls.model_validate(prediction.to_document())
+
+
+class StudentPredictionOut(PredictionOut):
+    tenant_id: str
+    student_id: str
+    as_of: date
+    current_score: float
+
+
+class RecommendationsOut(_Model):
+    tenant_id: str
+    student_id: str
+    as_of: date
+    recommendations: list[RecommendationOut]
+    learning_path: list[str]
+
+
+class EventOut(_Model):
+    version: int = Field(description="Position in the student's own history; the paging cursor.")
+    event_id: str
+    timestamp: str
+    tenant_id: str
+    student_id: str
+    class_id: str | None
+    component: str
+    topic: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] | None
+
+    @classmethod
+    def of(
+        cls, event: StudentMastery.LearningEventRecorded, tenant_id: str, student_id: str
+    ) -> EventOut:
+        return cls(
+            version=event.originator_version,
+            event_id=event.event_id,
+            timestamp=format_timestamp(event.occurred_at),
+            tenant_id=tenant_id,
+            student_id=student_id,
+            class_id=event.class_id,
+            component=event.component.value,
+            topic=event.topic,
+            data=event.data,
+            metadata=event.metadata,
+        )
+
+
+class EventsOut(_Model):
+    tenant_id: str
+    student_id: str
+    events: list[EventOut]
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null at the end."
+    )
+
+
+class TimelineStep(_Model):
+    event_id: str
+    timestamp: str
+    component: str
+    topic: str
+    mastery: SnapshotOut
+
+
+class TimelineOut(_Model):
+    tenant_id: str
+    student_id: str
+    steps: list[TimelineStep]
+
+
+class RosterStudentOut(_Model):
+    student_id: str
+    mastery_score: float
+    level: Level
+    prediction: PredictionOut
+    at_risk: bool
+
+
+class ClassMasteryOut(_Model):
+    tenant_id: str
+    class_id: str
+    as_of: date
+    students: list[RosterStudentOut]
+
+
+class ProjectionStatusOut(_Model):
+    name: str
+    position: int
+    lag_events: int
+    lag_seconds: float
+
+
+class StatusOut(_Model):
+    tenant_id: str
+    event_store_head: int
+    projections: list[ProjectionStatusOut]
+
+
+class FieldErrorOut(_Model):
+    loc: str
+    msg: str
+    type: str
+
+
+class OutcomeOut(_Model):
+    status: Literal["recorded", "duplicate", "conflict", "rejected"]
+    event_id: str | None
+    code: str | None = None
+    errors: list[FieldErrorOut] = []
+
+
+class IngestOut(_Model):
+    outcomes: list[OutcomeOut]
+    counts: dict[str, int]
+    position: int | None = Field(description="Event store position after the write.")
+
+
+class ExportedEvent(BaseModel):
+    """One event in a subject export (open: the audit record's fields)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    position: int
+    event_id: str
+
+
+class AccessLogEntryOut(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    at: str
+    subject: str
+    role: str
+    route: str
+    outcome: str
+
+
+class SubjectExportOut(_Model):
+    """Everything held about one student (GDPR access and portability)."""
+
+    tenant_id: str
+    student_id: str
+    erased: bool
+    exported_at: str
+    events: list[ExportedEvent]
+    current_mastery: dict[str, Any] | None
+    snapshots: list[dict[str, Any]]
+    access_log: list[AccessLogEntryOut]
+
+
+class ErasureOut(_Model):
+    tenant_id: str
+    student_id: str
+    erased: bool
+    erased_now: bool  # False: the student had already been erased
+    events_kept: int  # events that stay in the log, unreadable
+
+
+class Problem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldErrorOut] | None = None
+
+
+class HealthOut(_Model):
+    status: Literal["ok"]
+
+
+class ReadyOut(_Model):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]

@@ -1,0 +1,133 @@
+"""Operations: liveness, readiness, Prometheus metrics, the admin status, the OpenAPI document."""
+
+from __future__ import annotations
+
+import socket
+
+import psycopg
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api.http.auth import authenticate
+from api.http.guard import json_response, parse_query, problem_for
+from api.http.models import HealthOut, NoQuery, ProjectionStatusOut, ReadyOut, StatusOut
+from api.http.problems import ProblemError
+from api.http.services import Services, services_of
+from infrastructure.auth import may_read_status
+from projections.view import PROJECTION_NAME
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def healthz(request: Request) -> Response:
+    return json_response(HealthOut(status="ok"))
+
+
+async def readyz(request: Request) -> Response:
+    services = services_of(request)
+    checks = {
+        "postgresql": _check_postgres,
+        "redis": _check_redis,
+        **({"kafka": _check_kafka} if services.container.settings.kafka_bootstrap_servers else {}),
+    }
+    results = {name: await run_in_threadpool(check, services) for name, check in checks.items()}
+    ready = all(result == "ok" for result in results.values())
+    body = ReadyOut(status="ready" if ready else "unavailable", checks=results)
+    return json_response(body, 200 if ready else 503)
+
+
+def _check_postgres(services: Services) -> str:
+    url = services.container.settings.require_database_url()
+    try:
+        with psycopg.connect(url, connect_timeout=int(CHECK_TIMEOUT_SECONDS)) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_redis(services: Services) -> str:
+    try:
+        services.container.redis.ping()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_kafka(services: Services) -> str:
+    """A TCP connection to any bootstrap server (the broker's own health is the worker's)."""
+    servers = services.container.settings.kafka_bootstrap_servers or ""
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "localhost", int(port)), CHECK_TIMEOUT_SECONDS):
+                return "ok"
+        except (OSError, ValueError):
+            continue
+    return "error: no bootstrap server reachable"
+
+
+async def metrics(request: Request) -> Response:
+    services = services_of(request)
+    await run_in_threadpool(_update_projection_gauges, services)
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _update_projection_gauges(services: Services) -> None:
+    try:
+        status = services.container.projector.status()
+    except Exception:
+        return
+    services.metrics.event_store_head.set(status.head)
+    services.metrics.projection_position.labels(PROJECTION_NAME).set(status.position)
+    services.metrics.projection_lag.labels(PROJECTION_NAME).set(status.lag_events)
+
+
+async def status(request: Request) -> Response:
+    try:
+        services = services_of(request)
+        principal = authenticate(request, services.verifier)
+        if not may_read_status(principal):
+            raise ProblemError(403, "only an admin token may read the status")
+        parse_query(request, NoQuery)
+        projection = await run_in_threadpool(services.container.projector.status)
+        _update_projection_gauges_from(services, projection.head, projection.position)
+        return json_response(
+            StatusOut(
+                tenant_id=principal.tenant_id,
+                event_store_head=projection.head,
+                projections=[
+                    ProjectionStatusOut(
+                        name=PROJECTION_NAME,
+                        position=projection.position,
+                        lag_events=projection.lag_events,
+                        lag_seconds=round(projection.lag_seconds, 3),
+                    )
+                ],
+            )
+        )
+    except Exception as exc:
+        return problem_for(request, exc)
+
+
+def _update_projection_gauges_from(services: Services, head: int, position: int) -> None:
+    services.metrics.event_store_head.set(head)
+    services.metrics.projection_position.labels(PROJECTION_NAME).set(position)
+    services.metrics.projection_lag.labels(PROJECTION_NAME).set(max(0, head - position))
+
+
+async def openapi(request: Request) -> Response:
+    document: bytes = request.app.state.openapi
+    return Response(document, media_type="application/json")
+
+
+routes: list[Route] = [
+    Route("/healthz", healthz, methods=["GET"], name="healthz"),
+    Route("/readyz", readyz, methods=["GET"], name="readyz"),
+    Route("/metrics", metrics, methods=["GET"], name="metrics"),
+    Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
+    Route("/v1/status", status, methods=["GET"], name="status"),
+]

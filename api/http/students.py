@@ -1,0 +1,186 @@
+"""``/v1/students/{id}/...``: one student's mastery, history, topics, prediction,
+recommendations, events and timeline. Each reader runs in the thread pool, after the guard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.routing import Route
+
+from api.http.guard import student_route
+from api.http.models import (
+    ErasureOut,
+    EventOut,
+    EventsOut,
+    EventsQuery,
+    HistoryOut,
+    HistoryQuery,
+    MasteryOut,
+    MasteryQuery,
+    NoQuery,
+    PredictionQuery,
+    RecommendationsOut,
+    SnapshotOut,
+    StudentPredictionOut,
+    SubjectExportOut,
+    TimelineOut,
+    TimelineStep,
+    TopicsOut,
+)
+from api.http.services import Services
+from infrastructure.auth import Role
+from infrastructure.ingest.contract import format_timestamp
+from projections.view import StudentKey
+
+DEFAULT_HISTORY_DAYS = 89
+
+
+def mastery(services: Services, key: StudentKey, query: MasteryQuery) -> MasteryOut:
+    queries = services.queries
+    stale = False
+    if query.min_position is not None:
+        stale = not queries.wait_for(query.min_position, query.wait_ms / 1000)
+    read = queries.mastery(key, query.as_of or queries.today())
+    return MasteryOut.model_validate(
+        {
+            **read.mastery.to_document(),
+            "tenant_id": key.tenant_id,
+            "student_id": key.student_id,
+            "position": read.position,
+            "source": read.source,
+            "stale": stale,
+        }
+    )
+
+
+def history(services: Services, key: StudentKey, query: HistoryQuery) -> HistoryOut:
+    end = query.to or services.queries.today()
+    start = query.from_ or end - timedelta(days=DEFAULT_HISTORY_DAYS)
+    snapshots = services.queries.history(key, start, end)
+    if not snapshots:
+        services.queries.mastery(key, end)  # 404 for an unknown student
+    return HistoryOut.model_validate(
+        {
+            "tenant_id": key.tenant_id,
+            "student_id": key.student_id,
+            "from": start,
+            "to": end,
+            "snapshots": [SnapshotOut.of(m) for m in snapshots],
+        }
+    )
+
+
+def topics(services: Services, key: StudentKey, _: NoQuery) -> TopicsOut:
+    latest = services.queries.latest(key).mastery
+    document = latest.to_document()
+    return TopicsOut.model_validate(
+        {
+            "tenant_id": key.tenant_id,
+            "student_id": key.student_id,
+            "as_of": latest.as_of,
+            "topics": document["topics"],
+        }
+    )
+
+
+def prediction(services: Services, key: StudentKey, query: PredictionQuery) -> StudentPredictionOut:
+    queries = services.queries
+    as_of = query.as_of or queries.today()
+    now, forecast = queries.prediction(key, as_of, query.days)
+    return StudentPredictionOut.model_validate(
+        {
+            **forecast.to_document(),
+            "tenant_id": key.tenant_id,
+            "student_id": key.student_id,
+            "as_of": as_of,
+            "current_score": now.to_document(with_topics=False)["mastery_score"],
+        }
+    )
+
+
+def recommendations(services: Services, key: StudentKey, _: NoQuery) -> RecommendationsOut:
+    latest = services.queries.latest(key).mastery
+    document = latest.to_document()
+    return RecommendationsOut.model_validate(
+        {
+            "tenant_id": key.tenant_id,
+            "student_id": key.student_id,
+            "as_of": latest.as_of,
+            "recommendations": document["recommendations"],
+            "learning_path": document["learning_path"],
+        }
+    )
+
+
+def events(services: Services, key: StudentKey, query: EventsQuery) -> EventsOut:
+    page = services.queries.events(key, query.after, query.limit)
+    return EventsOut(
+        tenant_id=key.tenant_id,
+        student_id=key.student_id,
+        events=[EventOut.of(e, key.tenant_id, key.student_id) for e in page],
+        next_after=page[-1].originator_version if len(page) == query.limit else None,
+    )
+
+
+def timeline(services: Services, key: StudentKey, _: NoQuery) -> TimelineOut:
+    replay = services.queries.timeline(key)
+    return TimelineOut(
+        tenant_id=key.tenant_id,
+        student_id=key.student_id,
+        steps=[
+            TimelineStep(
+                event_id=event.event_id,
+                timestamp=format_timestamp(event.occurred_at),
+                component=event.component.value,
+                topic=event.topic,
+                mastery=SnapshotOut.of(after),
+            )
+            for event, after in replay.rows
+        ],
+    )
+
+
+def export(services: Services, key: StudentKey, _: NoQuery) -> SubjectExportOut:
+    from infrastructure.audit import subject_document  # noqa: PLC0415
+
+    document = subject_document(services.container, key.tenant_id, key.student_id)
+    if not document["erased"] and not document["events"]:
+        services.queries.mastery(key, services.queries.today())  # 404 for an unknown student
+    return SubjectExportOut.model_validate(document)
+
+
+def erase(services: Services, key: StudentKey, _: NoQuery) -> ErasureOut:
+    from infrastructure.erasure import erase_student  # noqa: PLC0415
+
+    erasure = erase_student(
+        services.container,
+        key.tenant_id,
+        key.student_id,
+        requested_by="api",
+        reason="erasure request",
+    )
+    return ErasureOut(
+        tenant_id=key.tenant_id,
+        student_id=key.student_id,
+        erased=True,
+        erased_now=erasure.erased_now,
+        events_kept=erasure.events_kept,
+    )
+
+
+STUDENT = "/v1/students/{id}"
+SUBJECT_OR_ADMIN = frozenset({Role.STUDENT, Role.ADMIN})
+
+routes: list[Route] = [
+    student_route(
+        STUDENT, "erase_student", NoQuery, erase, method="DELETE", roles=frozenset({Role.ADMIN})
+    ),
+    student_route(f"{STUDENT}/export", "export_student", NoQuery, export, roles=SUBJECT_OR_ADMIN),
+    student_route(f"{STUDENT}/mastery", "read_mastery", MasteryQuery, mastery),
+    student_route(f"{STUDENT}/mastery/history", "read_history", HistoryQuery, history),
+    student_route(f"{STUDENT}/topics", "read_topics", NoQuery, topics),
+    student_route(f"{STUDENT}/prediction", "read_prediction", PredictionQuery, prediction),
+    student_route(f"{STUDENT}/recommendations", "read_recommendations", NoQuery, recommendations),
+    student_route(f"{STUDENT}/events", "read_events", EventsQuery, events),
+    student_route(f"{STUDENT}/timeline", "read_timeline", NoQuery, timeline),
+]

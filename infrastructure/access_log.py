@@ -1,0 +1,160 @@
+"""The append-only access log (SPEC §7), written off the request path.
+
+``AccessLog.record`` only puts an entry on an in-process queue; one writer thread drains it and
+copies the entries in batches (every ``interval`` seconds or ``batch_size`` rows, whichever
+comes first). While PostgreSQL is unavailable the writer keeps the entries (up to
+``max_pending``) and retries, so reads keep working. ``close`` flushes everything still queued:
+a clean shutdown loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import astuple, dataclass
+from datetime import datetime
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+COPY = (
+    "COPY access_log (at, request_id, subject, role, tenant_id, student_id, class_id,"
+    " route, action, outcome, status) FROM STDIN"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    at: datetime
+    request_id: str
+    subject: str
+    role: str
+    tenant_id: str
+    student_id: str | None
+    class_id: str | None
+    route: str
+    action: str
+    outcome: str
+    status: int
+
+
+class AccessLog:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        interval: float = 0.1,
+        batch_size: int = 500,
+        max_pending: int = 1_000_000,
+        connect_timeout: int = 2,
+    ) -> None:
+        self._url = database_url
+        self._interval = interval
+        self._batch_size = batch_size
+        self._max_pending = max_pending
+        self._connect_timeout = connect_timeout
+        self._queue: queue.SimpleQueue[AccessEntry | None] = queue.SimpleQueue()
+        self._pending: deque[AccessEntry] = deque()
+        self._connection: psycopg.Connection[tuple[object, ...]] | None = None
+        self._thread = threading.Thread(target=self._run, name="access-log-writer", daemon=True)
+        self.written = 0
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def record(self, entry: AccessEntry) -> None:
+        """Non-blocking: the entry is written by the writer thread."""
+        self._queue.put(entry)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write every entry recorded so far, then stop the writer."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+        if self._pending:
+            log.error("access log: %d entries could not be written", len(self._pending))
+
+    # --- writer thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            stopping = self._collect()
+            self._flush(final=stopping)
+        if self._connection is not None:
+            self._connection.close()
+
+    def _collect(self) -> bool:
+        """Move queued entries to ``pending`` for up to one interval; True once told to stop."""
+        try:
+            first = self._queue.get(timeout=self._interval)
+        except queue.Empty:
+            return False
+        if first is None:
+            self._drain()
+            return True
+        self._pending.append(first)
+        while len(self._pending) < self._batch_size:
+            try:
+                entry = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if entry is None:
+                self._drain()
+                return True
+            self._pending.append(entry)
+        return False
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                entry = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if entry is not None:
+                self._pending.append(entry)
+
+    def _flush(self, *, final: bool) -> None:
+        attempts = 5 if final else 1
+        for attempt in range(attempts):
+            try:
+                while self._pending:
+                    self._write_batch()
+                return
+            except psycopg.Error as exc:
+                self._disconnect()
+                log.warning("access log: write failed (%s); %d pending", exc, len(self._pending))
+                if attempt + 1 < attempts:
+                    threading.Event().wait(0.2 * (attempt + 1))
+        self._shed()
+
+    def _write_batch(self) -> None:
+        batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
+        connection = self._connect()
+        with connection.transaction(), connection.cursor() as cursor, cursor.copy(COPY) as copy:
+            for entry in batch:
+                copy.write_row(astuple(entry))
+        for _ in batch:
+            self._pending.popleft()
+        self.written += len(batch)
+
+    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(
+                self._url, connect_timeout=self._connect_timeout, autocommit=True
+            )
+        return self._connection
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _shed(self) -> None:
+        while len(self._pending) > self._max_pending:
+            self._pending.popleft()
+            self.dropped += 1

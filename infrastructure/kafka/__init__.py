@@ -1,0 +1,1 @@
+"""Kafka adapters (SPEC §6): the ingest worker, its dead-letter topic, the results publisher."""

@@ -1,0 +1,128 @@
+"""Running the Kafka workers: the ingest consumer(s) and the results publisher.
+
+Entry points (``mastery consume``, ``mastery publish``, ``mastery run``) resolve the settings
+(URLs filled in, embedded servers started) and call these with a ``threading.Event`` that their
+signal handlers set. Each worker builds its own objects through the composition root, so a
+thread or process never shares a connection pool or an aggregate cache with another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+import structlog
+
+from infrastructure.container import build
+from infrastructure.kafka.consumer import IngestWorker
+from infrastructure.kafka.publisher import ResultsPublisher
+from infrastructure.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+CHILD_STOP_SECONDS = 60.0
+
+Worker = Callable[[Settings, threading.Event], None]
+
+
+def run_consumer(settings: Settings, stop: threading.Event) -> None:
+    """One consumer-group member in this thread, until ``stop`` is set."""
+    with build(settings) as built:
+        IngestWorker(built.ingest, settings).run(stop)
+
+
+def run_publisher(settings: Settings, stop: threading.Event) -> None:
+    """The results publisher in this thread, until ``stop`` is set."""
+    with build(settings) as built:
+        ResultsPublisher(built.application, settings).run(stop)
+
+
+def run_consumers(settings: Settings, stop: threading.Event, processes: int | None = None) -> None:
+    """``processes`` group members (default ``MASTERY_KAFKA_CONSUMER_WORKERS``): this process
+    and ``processes - 1`` spawned children, which stop with it (SIGTERM, or its death)."""
+    count = processes or settings.kafka_consumer_workers
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_child_consumer, args=(settings, os.getpid()), name=f"consumer-{i}")
+        for i in range(1, count)
+    ]
+    for child in children:
+        child.start()
+    try:
+        run_consumer(settings, stop)
+    finally:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join(CHILD_STOP_SECONDS)
+            if child.is_alive():
+                log.warning("consumer_child_killed", pid=child.pid)
+                child.kill()
+
+
+def run_workers(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    consumer: bool = True,
+    publisher: bool = True,
+    consumer_processes: int | None = None,
+) -> None:
+    """The consumer(s) and the publisher side by side, until ``stop`` is set.
+
+    If one of them fails, the others are stopped and the failure is raised.
+    """
+    failures: list[BaseException] = []
+
+    def guarded(worker: Worker) -> Callable[[], None]:
+        def target() -> None:
+            try:
+                worker(settings, stop)
+            except BaseException as error:
+                log.exception("worker_failed", worker=getattr(worker, "__name__", "?"))
+                failures.append(error)
+                stop.set()
+
+        return target
+
+    workers: list[Worker] = []
+    if consumer:
+        workers.append(lambda s, e: run_consumers(s, e, consumer_processes))
+    if publisher:
+        workers.append(run_publisher)
+    threads = [
+        threading.Thread(target=guarded(w), name=f"kafka-{i}") for i, w in enumerate(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _child_consumer(settings: Settings, parent: int) -> None:
+    from infrastructure.logging import configure_logging  # noqa: PLC0415 - in the child
+
+    configure_logging()
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent relays Ctrl-C as SIGTERM
+
+    def watch_parent() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                log.warning("parent_gone")
+                stop.set()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    run_consumer(settings, stop)

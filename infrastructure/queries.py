@@ -1,0 +1,250 @@
+"""What the query API reads (SPEC §7): mastery from the Redis read models, falling back to the
+event store where the read models cannot answer.
+
+The read models answer for any date from the student's first snapshot on: the current-mastery
+document for dates on or after the last activity date, otherwise the latest snapshot on or
+before the date, carried forward (SPEC §5). A date whose snapshot has expired
+(``MASTERY_SNAPSHOT_TTL_DAYS``), is missing, or a student the projector has not reached yet is
+answered by replaying the student's events from the event store.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from domain.facts import LearningFact
+from domain.mastery import (
+    PREDICTION_WINDOW,
+    Mastery,
+    Prediction,
+    carried_forward,
+    daily_masteries,
+    mastery_as_of,
+    mastery_from_document,
+    predict,
+)
+from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
+from infrastructure.event_store.application import (
+    MasteryApplication,
+    Replay,
+    UnknownStudentError,
+)
+from projections.view import PROJECTION_NAME, MasteryView, StudentKey
+
+READ_MODEL = "read_model"
+REPLAY = "replay"
+AT_RISK_BELOW = 0.5
+DERIVED_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class MasteryRead:
+    mastery: Mastery
+    position: int | None  # the notification position the answer reflects, if known
+    source: str  # READ_MODEL or REPLAY
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    student_id: str
+    mastery: Mastery
+    prediction: Prediction
+
+    @property
+    def at_risk(self) -> bool:
+        """Below 0.5 now or, where a trend is known, predicted to be below it in 7 days."""
+        predicted = self.prediction.predicted_score
+        return self.mastery.score < AT_RISK_BELOW or (
+            predicted is not None and predicted < AT_RISK_BELOW
+        )
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+class StudentQueries:
+    def __init__(
+        self,
+        view: MasteryView,
+        application: MasteryApplication,
+        *,
+        snapshot_ttl_days: int,
+        today: Callable[[], date] = utc_today,
+    ) -> None:
+        self.view = view
+        self.application = application
+        self.snapshot_ttl_days = snapshot_ttl_days
+        self.today = today
+        self._derived: OrderedDict[tuple[StudentKey, int, date], Mastery] = OrderedDict()
+        self._derived_lock = threading.Lock()
+
+    # --- mastery ------------------------------------------------------------------------------
+
+    def mastery(self, key: StudentKey, as_of: date) -> MasteryRead:
+        current = self.view.current(key)
+        if current is None:
+            return self._replayed(key, as_of)
+        position = current.get("position")
+        derived = self._derived_from(key, current, as_of)
+        if derived is not None:
+            return MasteryRead(derived, position, READ_MODEL)
+        days = self.view.activity_dates(key)
+        index = bisect.bisect_right(days, as_of)
+        if index == 0:
+            return MasteryRead(mastery_as_of([], as_of), position, READ_MODEL)
+        day = days[index - 1]
+        snapshot = self.view.snapshots(key, [day]).get(day) if self._live(day) else None
+        if snapshot is None:
+            return self._replayed(key, as_of)
+        return MasteryRead(
+            carried_forward(mastery_from_document(snapshot), as_of), None, READ_MODEL
+        )
+
+    def _derived_from(
+        self, key: StudentKey, current: dict[str, Any], as_of: date
+    ) -> Mastery | None:
+        """The current document carried forward to ``as_of`` (None for an earlier date).
+
+        Remembered by (student, position, date): a document changes only with its position,
+        so dashboards polling a student do the arithmetic once a day per change."""
+        memo = (key, int(current.get("position") or 0), as_of)
+        with self._derived_lock:
+            found = self._derived.get(memo)
+        if found is not None:
+            return found
+        latest = mastery_from_document(current)
+        if as_of < latest.as_of:
+            return None
+        derived = carried_forward(latest, as_of)
+        with self._derived_lock:
+            self._derived[memo] = derived
+            if len(self._derived) > DERIVED_CACHE_SIZE:
+                self._derived.popitem(last=False)
+        return derived
+
+    def latest(self, key: StudentKey) -> MasteryRead:
+        """Mastery as of today, or as of the last activity date if that is later."""
+        current = self.view.current(key)
+        if current is None:
+            facts = self._facts(key)
+            last = max((f.occurred_at.date() for f in facts), default=self.today())
+            return MasteryRead(mastery_as_of(facts, max(last, self.today())), None, REPLAY)
+        latest = mastery_from_document(current)
+        as_of = max(latest.as_of, self.today())
+        return MasteryRead(carried_forward(latest, as_of), current.get("position"), READ_MODEL)
+
+    def history(self, key: StudentKey, start: date, end: date) -> list[Mastery]:
+        """The daily snapshots dated within ``start``..``end``, ascending."""
+        if self.view.current(key) is None:
+            return _within(daily_masteries(self._facts(key)), start, end)
+        days = [d for d in self.view.activity_dates(key) if start <= d <= end]
+        found = self.view.snapshots(key, [d for d in days if self._live(d)])
+        snapshots = {d: mastery_from_document(doc) for d, doc in found.items()}
+        if len(snapshots) < len(days):
+            replayed = daily_masteries(self._facts(key), since=min(set(days) - set(snapshots)))
+            snapshots.update({d: replayed[d] for d in days if d not in snapshots and d in replayed})
+        return [snapshots[d] for d in sorted(snapshots)]
+
+    def prediction(self, key: StudentKey, as_of: date, days: int) -> tuple[Mastery, Prediction]:
+        """Mastery as of ``as_of`` and the SPEC §4 prediction ``days`` ahead of it."""
+        now = self.mastery(key, as_of).mastery
+        window = self._snapshot_scores(key, as_of)
+        return now, predict(window, _score(now), as_of, days)
+
+    def _snapshot_scores(self, key: StudentKey, as_of: date) -> list[tuple[date, float]]:
+        """The latest PREDICTION_WINDOW snapshot scores dated on or before ``as_of``.
+
+        Only the latest window enters the fit, and the confidence saturates well within it,
+        so ``predict`` gives the same answer as with every snapshot.
+        """
+        if self.view.current(key) is None:
+            history = daily_masteries(self._facts(key))
+            days = [d for d in history if d <= as_of][-PREDICTION_WINDOW:]
+            return [(d, _score(history[d])) for d in days]
+        days = [d for d in self.view.activity_dates(key) if d <= as_of][-PREDICTION_WINDOW:]
+        found = self.view.snapshots(key, [d for d in days if self._live(d)])
+        if len(found) < len(days):
+            replayed = daily_masteries(self._facts(key), since=days[0])
+            return [(d, _score(replayed[d])) for d in days if d in replayed]
+        return [(d, float(found[d]["mastery_score"])) for d in days]
+
+    # --- the event store ----------------------------------------------------------------------
+
+    def events(
+        self, key: StudentKey, after: int, limit: int
+    ) -> list[StudentMastery.LearningEventRecorded]:
+        """The student's learning events in recorded order, after aggregate version ``after``
+        (the first learning event has version 2: version 1 is the enrolment)."""
+        aggregate_id = student_aggregate_id(key.tenant_id, key.student_id)
+        page = [
+            e
+            for e in self.application.events.get(aggregate_id, gt=max(after, 1), limit=limit)
+            if isinstance(e, StudentMastery.LearningEventRecorded)
+        ]
+        if not page and not list(self.application.events.get(aggregate_id, limit=1)):
+            raise UnknownStudentError(key.tenant_id, key.student_id)
+        return page
+
+    def timeline(self, key: StudentKey) -> Replay:
+        return self.application.replay(key.tenant_id, key.student_id, date.max)
+
+    # --- rosters and status -------------------------------------------------------------------
+
+    def is_rostered(self, key: StudentKey, class_id: str) -> bool:
+        roster = self.view.class_roster(key.tenant_id, class_id)
+        return any(student_id == key.student_id for student_id, _ in roster.members)
+
+    def class_roster(
+        self, tenant_id: str, class_id: str, days: int = 7
+    ) -> list[RosterEntry] | None:
+        """Each student of the class with mastery and prediction as of today; None if the
+        class has no student."""
+        members = self.view.class_roster(tenant_id, class_id).members
+        if not members:
+            return None
+        today = self.today()
+        entries = []
+        for student_id, _ in sorted(members):
+            key = StudentKey(tenant_id, student_id)
+            now = self.mastery(key, today).mastery
+            prediction = predict(self._snapshot_scores(key, today), _score(now), today, days)
+            entries.append(RosterEntry(student_id, now, prediction))
+        return entries
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Whether the read models reached ``position`` within ``timeout`` seconds."""
+        try:
+            self.view.wait(PROJECTION_NAME, position, timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _replayed(self, key: StudentKey, as_of: date) -> MasteryRead:
+        return MasteryRead(mastery_as_of(self._facts(key), as_of), None, REPLAY)
+
+    def _facts(self, key: StudentKey) -> list[LearningFact]:
+        return [fact_of(e) for e in self.application.learning_events(key.tenant_id, key.student_id)]
+
+    def _live(self, day: date) -> bool:
+        """Whether a snapshot of ``day`` can still be in Redis (it expires after the TTL)."""
+        if self.snapshot_ttl_days <= 0:
+            return True
+        return day > self.today() - timedelta(days=self.snapshot_ttl_days)
+
+
+def _score(mastery: Mastery) -> float:
+    score: Any = mastery.to_document(with_topics=False)["mastery_score"]
+    return float(score)
+
+
+def _within(history: dict[date, Mastery], start: date, end: date) -> list[Mastery]:
+    return [m for d, m in sorted(history.items()) if start <= d <= end]

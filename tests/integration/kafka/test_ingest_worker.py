@@ -1,0 +1,116 @@
+"""The ingest worker against a real broker and PostgreSQL: every event once, bad input kept."""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from infrastructure.container import build
+from infrastructure.kafka.workers import run_consumer
+from infrastructure.settings import Settings
+from infrastructure.synthetic import CohortShape, cohort_events
+from tests.integration.kafka.support import (
+    Message,
+    encoded,
+    fully_committed,
+    produce,
+    read_topic,
+    running,
+    wait_for,
+)
+from tests.support import count_rows, learning_event_rows
+
+
+def _mixed_stream(
+    valid: int, duplicates: int, conflicts: int, malformed: int, invalid: int
+) -> tuple[list[Message], Counter[str]]:
+    """Originals and bad messages shuffled, then repeats and conflicting versions of originals
+    (after them in their partitions: same key), so each outcome is known in advance."""
+    rng = random.Random(4)
+    events = list(cohort_events(CohortShape(students=400, events=valid, days=30, tenant_id="kw")))
+    messages = encoded(events)
+    expected: Counter[str] = Counter()
+    for index in range(malformed):
+        messages.append((b"kw/garbage", b'{"event_id": "broken-%d", ' % index))
+    expected["invalid_json"] = malformed
+    for index in range(invalid):
+        bad = {**events[index], "event_id": f"invalid-{index}", "component": "telepathy"}
+        messages.append(encoded([bad])[0])
+    expected["validation_error"] = invalid
+    rng.shuffle(messages)
+    repeated = rng.sample(events, duplicates + conflicts)
+    later = encoded(repeated[:duplicates])
+    later += encoded({**event, "class_id": "another-class"} for event in repeated[duplicates:])
+    expected["conflict"] = conflicts
+    rng.shuffle(later)
+    return messages + later, expected
+
+
+def test_every_valid_event_once_and_every_bad_message_once_in_the_dlq(kafka: Settings) -> None:
+    messages, expected_dlq = _mixed_stream(
+        valid=18_000, duplicates=1_000, conflicts=400, malformed=300, invalid=300
+    )
+    assert len(messages) == 20_000
+    produce(kafka, messages)
+    database = kafka.require_database_url()
+
+    with running(run_consumer, kafka):
+        wait_for(lambda: fully_committed(kafka), 180, "offsets committed to the end")
+
+    assert learning_event_rows(database) == 18_000
+    assert count_rows(database, "SELECT count(*) FROM mastery_event_ids") == 18_000
+    dead = read_topic(kafka, kafka.kafka_dlq_topic)
+    origins = Counter((d["origin"]["partition"], d["origin"]["offset"]) for d in dead)
+    assert max(origins.values()) == 1, "a message was dead-lettered twice"
+    assert Counter(d["error"]["code"] for d in dead) == expected_dlq
+    sent = {value for _, value in messages}
+    for record in dead:
+        assert base64.b64decode(record["value"]) in sent
+        assert record["error"]["detail"]
+        assert record["_headers"]["mastery-error-code"] == record["error"]["code"].encode()
+        assert record["origin"]["topic"] == kafka.kafka_requests_topic
+
+
+def test_a_restarted_worker_turns_redelivery_into_duplicates(kafka: Settings) -> None:
+    events = list(cohort_events(CohortShape(students=50, events=2_000, days=10, tenant_id="kr")))
+    produce(kafka, encoded(events))
+    with running(run_consumer, kafka):
+        wait_for(lambda: fully_committed(kafka), 60, "offsets committed")
+    # the same events again, as if a producer retried them all
+    produce(kafka, encoded(events))
+    with running(run_consumer, kafka):
+        wait_for(lambda: fully_committed(kafka), 60, "offsets committed")
+    assert learning_event_rows(kafka.require_database_url()) == 2_000
+    assert read_topic(kafka, kafka.kafka_dlq_topic) == []
+    with build(kafka) as built:
+        student = built.application.student("kr", events[0]["student_id"])
+        assert student.event_count == sum(
+            e["student_id"] == events[0]["student_id"] for e in events
+        )
+
+
+def _event(index: int) -> dict[str, Any]:
+    return {
+        "event_id": f"e{index}",
+        "timestamp": "2026-01-14T10:30:00Z",
+        "tenant_id": "kt",
+        "student_id": "s1",
+        "component": "quiz",
+        "data": {"total_questions": 10, "correct_answers": 7},
+    }
+
+
+def test_tombstones_and_non_objects_are_dead_lettered(kafka: Settings) -> None:
+    produce(kafka, [(b"k", None), (None, b"[1, 2]"), (None, orjson.dumps(_event(1)))])
+    with running(run_consumer, kafka):
+        wait_for(lambda: fully_committed(kafka), 60, "offsets committed")
+    dead = read_topic(kafka, kafka.kafka_dlq_topic)
+    assert sorted(d["error"]["code"] for d in dead) == ["invalid_json", "validation_error"]
+    tombstone = next(d for d in dead if d["error"]["code"] == "invalid_json")
+    assert tombstone["value"] is None
+    assert tombstone["key"] == base64.b64encode(b"k").decode()
+    assert learning_event_rows(kafka.require_database_url()) == 1

@@ -51,10 +51,13 @@ def reported_errors() -> Iterator[None]:
 
 
 @contextmanager
-def container(*, redis: bool = False, kafka: bool = False) -> Iterator[Container]:
-    """Settings from the environment, embedded servers where no URL is set, wired objects."""
+def container(
+    *, redis: bool = False, kafka: bool = False, settings: Settings | None = None
+) -> Iterator[Container]:
+    """Settings (from the environment unless given), embedded servers where no URL is set,
+    wired objects."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with reported_errors():
-        settings = Settings.from_env()
+        settings = settings or Settings.from_env()
         with services(settings, redis=redis, kafka=kafka) as resolved, build(resolved) as built:
             yield built

@@ -2,45 +2,117 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from api.cli.common import console, container
-from api.cli.replay import _print_table
+from infrastructure.auth import Role, mint_token
+from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.backfill import backfill_file
+from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
+
+DEMO_TENANT = "demo"
+DEMO_STUDENT = "s00007"
+DEMO_CLASS = "class-07"
 
 
 def demo(
     students: Annotated[int, typer.Option(min=1, help="Students in the synthetic cohort.")] = 300,
     days: Annotated[int, typer.Option(min=1, max=365, help="Weeks of history, in days.")] = 42,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the API (with projector and Kafka) until Ctrl-C.")
+    ] = True,
+    port: Annotated[int | None, typer.Option(help="API port (MASTERY_HTTP_PORT).")] = None,
 ) -> None:
-    """Generate a synthetic cohort, backfill it into the event store and replay one student."""
-    with container() as built:
-        data_dir = built.settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        cohort = _write_cohort(data_dir / "demo-cohort.jsonl", students, days)
+    """Start everything (embedded where no URL is set), load a synthetic cohort, serve the API
+    and print URLs and ready-to-use tokens."""
+    settings = _with_demo_secrets(Settings.from_env())
+    with container(redis=True, kafka=serve, settings=settings) as built:
+        built.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        cohort = _write_cohort(built.settings.data_dir / "demo-cohort.jsonl", students, days)
         console.print(f"synthetic cohort of {students} students over {days} days: {cohort}")
         summary = backfill_file(built.ingest, cohort)
         counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
-        console.print(f"backfill: {counts}; event store position {summary.position}")
-        student = "s00007"
-        history = built.application.replay("demo", student, datetime.now(UTC).date())
-        _print_table(history, datetime.now(UTC).date())
+        console.print(f"backfill: {counts}")
+        position = built.projector.catch_up()
+        console.print(f"read models projected up to event store position {position}")
+        _print_access(built.settings, port)
+        if serve:
+            from api.cli.run import serve_everything  # noqa: PLC0415 - imports the web stack
+
+            serve_everything(built, None, port)
+
+
+def _with_demo_secrets(settings: Settings) -> Settings:
+    """A JWT secret and a master key for the demo, kept under the data folder so that a
+    second run can still read what the first one encrypted."""
+    path = settings.data_dir / "demo-secrets.json"
+    if path.exists():
+        secrets = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        secrets = {"jwt_secret": MasterKey.generate(), "master_key": MasterKey.generate()}
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(secrets), encoding="utf-8")
+        path.chmod(0o600)
+    return replace(
+        settings,
+        jwt_secret=settings.jwt_secret or secrets["jwt_secret"],
+        master_key=settings.master_key or secrets["master_key"],
+    )
+
+
+def _print_access(settings: Settings, port: int | None) -> None:
+    base = f"http://{settings.http_host}:{port or settings.http_port}"
+    assert settings.jwt_secret is not None
+
+    def token(role: Role, subject: str, classes: tuple[str, ...] = ()) -> str:
+        return mint_token(
+            role=role,
+            subject=subject,
+            tenant_id=DEMO_TENANT,
+            key=settings.jwt_secret,
+            classes=classes,
+            ttl=timedelta(hours=12),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+
     console.print(
-        "try: [bold]mastery replay s00042 --tenant demo[/] "
-        "or [bold]mastery replay s00042 --tenant demo --format json[/]"
+        f"\nAPI            {base}/v1  (OpenAPI: {base}/openapi.json, metrics: {base}/metrics)"
+    )
+    console.print(f"PostgreSQL     {settings.database_url}")
+    console.print(f"Redis          {settings.redis_url}")
+    if settings.kafka_bootstrap_servers:
+        topic = settings.kafka_requests_topic
+        console.print(f"Kafka          {settings.kafka_bootstrap_servers} (topic {topic})")
+    console.print("\ntokens (valid 12 h, tenant 'demo'):")
+    for label, value in (
+        ("admin", token(Role.ADMIN, "demo-admin")),
+        (f"teacher of {DEMO_CLASS}", token(Role.TEACHER, "demo-teacher", (DEMO_CLASS,))),
+        (f"student {DEMO_STUDENT}", token(Role.STUDENT, DEMO_STUDENT)),
+        ("service (ingest)", token(Role.SERVICE, "demo-agent")),
+    ):
+        console.print(f"  {label}:\n    {value}", soft_wrap=True, highlight=False)
+    console.print(
+        f'\ntry:  curl -H "Authorization: Bearer <student token>" '
+        f"{base}/v1/students/{DEMO_STUDENT}/mastery",
+        soft_wrap=True,
     )
 
 
 def _write_cohort(path: Path, students: int, days: int) -> Path:
     end = datetime.now(UTC).date()
-    events = list(
-        cohort_events(CohortShape(students=students, days=days, end=end, tenant_id="demo"))
+    # Timestamps follow today's date, so the ids carry it too: a demo re-run on the same day
+    # finds only duplicates, a run on a later day adds a new history instead of conflicts.
+    shape = CohortShape(
+        students=students, days=days, end=end, tenant_id=DEMO_TENANT, id_prefix=f"demo{end:%Y%m%d}"
     )
+    events = list(cohort_events(shape))
     random.Random(1).shuffle(events)  # files arrive in no particular order
     with path.open("w", encoding="utf-8") as out:
         for event in events:

@@ -17,6 +17,7 @@ from api.cli import (
     publish,
     replay,
     retention,
+    run,
     serve,
     token,
 )
@@ -42,6 +43,7 @@ app.command("serve")(serve.serve)
 app.command("token")(token.token)
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
+app.command("run")(run.run)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.cli.common import container
+from api.http.app import create_app
+from infrastructure.container import Container
+from infrastructure.kafka.workers import run_workers
+from infrastructure.logging import configure_logging
+
+log = logging.getLogger("mastery.run")
+
+
+def run(
+    host: Annotated[str | None, typer.Option(help="Listen address (MASTERY_HTTP_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (MASTERY_HTTP_PORT).")] = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """API, projector, Kafka consumer and publisher in one process, until SIGTERM or Ctrl-C."""
+    with container(redis=True, kafka=True) as built:
+        configure_logging(log_level.upper())
+        serve_everything(built, host, port)
+
+
+def serve_everything(built: Container, host: str | None, port: int | None) -> None:
+    """Run the projector and the Kafka workers in threads and serve the API in this one; a
+    signal stops the server, then the workers finish their batch and stop."""
+    settings = built.settings
+    stop = threading.Event()
+    workers = [threading.Thread(target=built.projector.run, args=(stop,), name="projector")]
+    if settings.kafka_bootstrap_servers:
+        workers.append(
+            threading.Thread(target=_kafka, args=(built, stop), name="kafka", daemon=True)
+        )
+    for worker in workers:
+        worker.start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, built),
+            host=host or settings.http_host,
+            port=port or settings.http_port,
+            log_config=None,
+            access_log=False,
+            ws="none",
+            server_header=False,
+        )
+    )
+    try:
+        server.run()  # returns on SIGINT / SIGTERM after a graceful shutdown
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=30)
+
+
+def _kafka(built: Container, stop: threading.Event) -> None:
+    try:
+        run_workers(built.settings, stop, consumer=True, publisher=True)
+    except Exception:
+        log.exception("the Kafka workers stopped")

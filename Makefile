@@ -22,14 +22,19 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# A private temporary folder: pytest prunes old ones under the shared default, and a
+# concurrent run could delete the folder an embedded PostgreSQL keeps its data in.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/projection.py
+	$(BIN)/python bench/kafka.py
+	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis .pytest-tmp

@@ -5,8 +5,9 @@ Measured in one run, each into an empty database of the same server, durable com
                 path (validation, idempotency ledger, batching, optimistic concurrency);
   * bare_1    — the bare library saving one event per save() call (baseline a);
   * bare_100  — the bare library saving 100 aggregates per save() call (baseline b).
-The baselines are timed on a prefix of the same events (they are slow by design); rates are
-events per second. Writes bench/results/ingest.json.
+The backfill is also run in one process, and with per-student encryption on (a master key),
+to show what each costs. The baselines are timed on a prefix of the same events (they are
+slow by design); rates are events per second. Writes bench/results/ingest.json.
 
 Usage: python bench/ingest.py [--events 200000] [--students 5000] [--baseline-events 20000]
 """
@@ -30,6 +31,7 @@ from eventsourcing.domain import Aggregate, event
 
 from bench.common import fresh_database, machine, postgres_server, server_facts, write_result
 from infrastructure.container import build
+from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.backfill import backfill_file
 from infrastructure.ingest.parallel import parallel_backfill
 from infrastructure.migrate import upgrade
@@ -92,10 +94,12 @@ def run_bare(url: str, events: list[dict[str, Any]], per_save: int) -> float:
     return len(events) / elapsed
 
 
-def run_mastery(url: str, source: Path, count: int, workers: int) -> dict[str, Any]:
+def run_mastery(
+    url: str, source: Path, count: int, workers: int, master_key: str | None = None
+) -> dict[str, Any]:
     """`mastery backfill`'s own code path: partitioned workers (or one process)."""
     upgrade(url)
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=url, master_key=master_key)
 
     def backfill() -> tuple[float, Counter[str]]:
         started = time.perf_counter()
@@ -144,6 +148,8 @@ def main() -> None:
             mastery = run_mastery(url, source, len(events), args.workers)
         with fresh_database(server, "mastery1") as url:
             single = run_mastery(url, source, len(events), 1)
+        with fresh_database(server, "encrypted") as url:
+            encrypted = run_mastery(url, source, len(events), args.workers, MasterKey.generate())
         with fresh_database(server, "bare1") as url:
             bare_1 = run_bare(url, baseline, per_save=1)
         with fresh_database(server, "bare100") as url:
@@ -158,11 +164,17 @@ def main() -> None:
         "machine": machine(),
         "mastery_backfill": mastery,
         "mastery_backfill_single_process": single,
+        "mastery_backfill_encrypted": encrypted,
+        "encryption_cost": 1 - encrypted["events_per_second"] / mastery["events_per_second"],
         "bare_library_one_event_per_save": {"events_per_second": bare_1},
         "bare_library_100_aggregates_per_save": {"events_per_second": bare_100},
         "speedup_vs_one_per_save": mastery["events_per_second"] / bare_1,
         "speedup_vs_100_per_save": mastery["events_per_second"] / bare_100,
-        "target": {"events_per_second": 10_000, "speedup_vs_one_per_save": 10},
+        "target": {
+            "events_per_second": 10_000,
+            "speedup_vs_one_per_save": 10,
+            "encryption_cost_below": 0.25,
+        },
     }
     path = write_result("ingest", result)
     print(json.dumps(result, indent=2))

@@ -166,7 +166,7 @@ async def _guarded(
     return response
 
 
-StudentReader = Callable[[Services, StudentKey, Q], BaseModel]
+StudentReader = Callable[[Services, StudentKey, Q], BaseModel | Response]
 
 
 def student_route(
@@ -194,7 +194,8 @@ def student_route(
                 )
             await _authorize_student(services, principal, key)
             params = parse_query(request, query)
-            return json_response(await run_in_threadpool(read, services, key, params))
+            result = await run_in_threadpool(read, services, key, params)
+            return result if isinstance(result, Response) else json_response(result)
 
         return await _guarded(request, access, work)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -13,6 +16,29 @@ from infrastructure.container import Container
 from infrastructure.queries import StudentQueries
 
 
+class ResponseCache:
+    """Serialised response bodies by a key that names everything they depend on (for mastery:
+    student, store position, date, source, staleness), least recently used dropped first."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_render(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+                return body
+        body = render()
+        with self._lock:
+            self._bodies[key] = body
+            if len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
+        return body
+
+
 @dataclass
 class Services:
     container: Container
@@ -20,6 +46,7 @@ class Services:
     verifier: TokenVerifier
     access_log: AccessLog
     metrics: Metrics
+    responses: ResponseCache = field(default_factory=ResponseCache)
 
 
 def services_of(request: Request) -> Services:

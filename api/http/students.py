@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from starlette.responses import Response
 from starlette.routing import Route
 
 from api.http.guard import student_route
@@ -35,22 +36,34 @@ from projections.view import StudentKey
 DEFAULT_HISTORY_DAYS = 89
 
 
-def mastery(services: Services, key: StudentKey, query: MasteryQuery) -> MasteryOut:
+def mastery(services: Services, key: StudentKey, query: MasteryQuery) -> Response:
     queries = services.queries
     stale = False
     if query.min_position is not None:
         stale = not queries.wait_for(query.min_position, query.wait_ms / 1000)
-    read = queries.mastery(key, query.as_of or queries.today())
-    return MasteryOut.model_validate(
-        {
-            **read.mastery.to_document(),
-            "tenant_id": key.tenant_id,
-            "student_id": key.student_id,
-            "position": read.position,
-            "source": read.source,
-            "stale": stale,
-        }
-    )
+    as_of = query.as_of or queries.today()
+    read = queries.mastery(key, as_of)
+
+    def render() -> bytes:
+        body = MasteryOut.model_validate(
+            {
+                **read.mastery.to_document(),
+                "tenant_id": key.tenant_id,
+                "student_id": key.student_id,
+                "position": read.position,
+                "source": read.source,
+                "stale": stale,
+            }
+        )
+        return body.model_dump_json(by_alias=True).encode()
+
+    if read.position is None:  # a replay: nothing names its version, so it is not kept
+        content = render()
+    else:
+        content = services.responses.get_or_render(
+            (key, read.position, as_of, read.source, stale), render
+        )
+    return Response(content, media_type="application/json")
 
 
 def history(services: Services, key: StudentKey, query: HistoryQuery) -> HistoryOut:

@@ -24,6 +24,7 @@ import psycopg
 
 from domain.student_mastery import StudentMastery, student_aggregate_id
 from infrastructure.container import Container
+from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.ingest.contract import format_timestamp
 
@@ -142,6 +143,8 @@ def export_subject(
     """Everything held about one student (GDPR access and portability)."""
     _check_format(fmt)
     document = subject_document(container, tenant_id, student_id)
+    if not document["erased"] and not document["events"]:
+        raise UnknownStudentError(tenant_id, student_id)
     folder.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary(folder)
     events = _ChainedWriter(folder / f"events.{fmt}", fmt, EVENT_COLUMNS)
@@ -222,11 +225,15 @@ def verify_export(folder: Path) -> list[Problem]:
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         raise ExportError(f"{folder}: no manifest.json")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    fmt = manifest["format"]
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        fmt = manifest["format"]
+        files = {name: (tuple(f["columns"]), f) for name, f in manifest["files"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ExportError(f"{manifest_path}: not a readable manifest ({exc})") from None
     problems: list[Problem] = []
-    for name, expected in manifest["files"].items():
-        columns = tuple(expected["columns"])
+    for name, (columns, expected) in files.items():
+        before = len(problems)
         path = folder / name
         if not path.is_file():
             problems.append(Problem(name, None, "file is missing"))
@@ -248,7 +255,7 @@ def verify_export(folder: Path) -> list[Problem]:
             )
         elif chain != expected["chain"] and first_problem is None:
             problems.append(Problem(name, None, "the last chain value differs from the manifest"))
-        if _file_digest(path) != expected["sha256"] and not problems:
+        if _file_digest(path) != expected["sha256"] and len(problems) == before:
             problems.append(Problem(name, None, "file digest differs from the manifest"))
     return problems
 
@@ -357,10 +364,10 @@ def _access_log(
     if student_id is not None:
         clauses.append("student_id = %s")
         params.append(student_id)
-    if start is not None:
+    if start is not None and start > date.min:
         clauses.append("at >= %s")
         params.append(datetime.combine(start, time(), tzinfo=UTC))  # type: ignore[arg-type]
-    if end is not None:
+    if end is not None and end < date.max:
         clauses.append("at < %s")
         params.append(datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC))  # type: ignore[arg-type]
     columns, where = ", ".join(ACCESS_COLUMNS), " AND ".join(clauses)

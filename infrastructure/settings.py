@@ -6,6 +6,8 @@ below reads the environment itself.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -133,6 +135,12 @@ class Settings:
         )
         if settings.database_url is not None:
             database_parts(settings.database_url)  # fail fast on a malformed URL
+        for name, key in (
+            ("MASTER_KEY", settings.master_key),
+            *(("PREVIOUS_MASTER_KEYS", k) for k in settings.previous_master_keys),
+        ):
+            if key is not None:
+                _check_master_key(name, key)
         return settings
 
     def with_urls(
@@ -152,6 +160,15 @@ class Settings:
         if self.database_url is None:
             raise ConfigurationError(f"{PREFIX}DATABASE_URL is not set")
         return self.database_url
+
+
+def _check_master_key(name: str, value: str) -> None:
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(f"{PREFIX}{name} must be base64 of 32 bytes") from None
+    if len(decoded) != 32:
+        raise ConfigurationError(f"{PREFIX}{name} must encode 32 bytes, not {len(decoded)}")
 
 
 def database_parts(url: str) -> DatabaseParts:

@@ -106,6 +106,19 @@ class IdempotentApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(SELECT_EXISTING.format(table=self._qualified_table), (ids,))
             return {row["originator_id"] for row in curs.fetchall()}
 
+    def erased_among(self, originator_ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these students are erased (their data key destroyed)."""
+        ids = list(originator_ids)
+        if not ids:
+            return set()
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                "SELECT originator_id FROM student_keys "
+                "WHERE originator_id = ANY(%s) AND erased_at IS NOT NULL",
+                (ids,),
+            )
+            return {row["originator_id"] for row in curs.fetchall()}
+
     def recorded_hashes(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
         """Content hashes of the given (tenant_id, event_id) pairs that are already recorded."""
         pairs = list(keys)

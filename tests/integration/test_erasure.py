@@ -151,3 +151,14 @@ def test_rotating_the_master_key_rewrites_no_event(secret_settings: Settings) ->
     assert raw_states(secret_settings, "gdpr", "rio") == before
     with build(replace(secret_settings, master_key=new_master)) as built:  # old key retired
         assert len(list(built.application.learning_events("gdpr", "rio"))) == 4
+
+
+def test_an_erased_student_gets_no_new_events_even_without_the_master_key(
+    secret_settings: Settings,
+) -> None:
+    with build(secret_settings) as built:
+        built.ingest.ingest([event(1, "una")])
+        erase_student(built, "gdpr", "una", requested_by="dpo", reason="subject request")
+    with build(replace(secret_settings, master_key=None)) as keyless:
+        outcome = keyless.ingest.ingest([event(2, "una")]).outcomes[0]
+    assert (outcome.status.value, outcome.code) == ("rejected", "student_erased")

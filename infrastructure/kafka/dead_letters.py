@@ -30,7 +30,7 @@ from infrastructure.kafka.producing import OutgoingMessage
 
 DLQ_CODES = ("invalid_json", "validation_error", "conflict", "processing_failed")
 # Input-contract codes outside SPEC §6's list map onto it; the field errors keep the detail.
-_CODE_ALIASES = {"too_large": "validation_error"}
+_CODE_ALIASES = {"too_large": "validation_error", "student_erased": "validation_error"}
 
 
 @dataclass(frozen=True, slots=True)

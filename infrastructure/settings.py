@@ -43,7 +43,7 @@ class Settings:
     kafka_replication_factor: int = 1
     kafka_session_timeout_ms: int = 10_000
     kafka_max_attempts: int = 3
-    kafka_consumer_workers: int = 1
+    kafka_consumer_workers: int = 2
     publish_batch_size: int = 2000
     data_dir: Path = Path(".mastery")
     redis_prefix: str = ""
@@ -103,7 +103,7 @@ class Settings:
             kafka_replication_factor=integer("KAFKA_REPLICATION_FACTOR", 1, minimum=1),
             kafka_session_timeout_ms=integer("KAFKA_SESSION_TIMEOUT_MS", 10_000, minimum=1000),
             kafka_max_attempts=integer("KAFKA_MAX_ATTEMPTS", 3, minimum=1),
-            kafka_consumer_workers=integer("KAFKA_CONSUMER_WORKERS", 1, minimum=1),
+            kafka_consumer_workers=integer("KAFKA_CONSUMER_WORKERS", 2, minimum=1),
             publish_batch_size=integer("PUBLISH_BATCH_SIZE", 2000, minimum=1),
             data_dir=Path(text("DATA_DIR") or ".mastery"),
             redis_prefix=env.get(PREFIX + "REDIS_PREFIX", ""),

@@ -10,6 +10,8 @@ A whole batch goes out in one pipelined round trip.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -45,6 +47,7 @@ return 1
 """
 
 SCAN_BATCH = 1000
+PARSED_CACHE_SIZE = 20_000
 
 
 class RedisMasteryView(MasteryView):
@@ -53,6 +56,8 @@ class RedisMasteryView(MasteryView):
         self.keys = keys
         self.snapshot_ttl_days = snapshot_ttl_days
         self._apply_student = client.register_script(APPLY_STUDENT)
+        self._parsed: OrderedDict[StudentKey, tuple[bytes, dict[str, Any]]] = OrderedDict()
+        self._parsed_lock = threading.Lock()
         self._advance_tracking = client.register_script(ADVANCE_TRACKING)
 
     # --- TrackingRecorder ------------------------------------------------------------------
@@ -151,8 +156,24 @@ class RedisMasteryView(MasteryView):
     # --- reading ---------------------------------------------------------------------------
 
     def current(self, key: StudentKey) -> dict[str, Any] | None:
+        """The current document (treat it as read-only: unchanged bytes give the same object,
+        so a hot read costs a GET and a comparison rather than a JSON parse)."""
         value = self.client.get(self.keys.current(key.tenant_id, key.student_id))
-        return _document(value)
+        if value is None:
+            return None
+        assert isinstance(value, bytes)
+        with self._parsed_lock:
+            cached = self._parsed.get(key)
+            if cached is not None and cached[0] == value:
+                self._parsed.move_to_end(key)
+                return cached[1]
+        document = _document(value)
+        assert document is not None
+        with self._parsed_lock:
+            self._parsed[key] = (value, document)
+            if len(self._parsed) > PARSED_CACHE_SIZE:
+                self._parsed.popitem(last=False)
+        return document
 
     def snapshots(self, key: StudentKey, dates: Sequence[date]) -> dict[date, dict[str, Any]]:
         if not dates:

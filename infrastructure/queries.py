@@ -91,10 +91,10 @@ class StudentQueries:
         current = self.view.current(key)
         if current is None:
             return self._replayed(key, as_of)
+        from_current = self.from_current(key, current, as_of)
+        if from_current is not None:
+            return from_current
         position = current.get("position")
-        derived = self._derived_from(key, current, as_of)
-        if derived is not None:
-            return MasteryRead(derived, position, READ_MODEL)
         days = self.view.activity_dates(key)
         index = bisect.bisect_right(days, as_of)
         if index == 0:
@@ -105,6 +105,15 @@ class StudentQueries:
             return self._replayed(key, as_of)
         return MasteryRead(
             carried_forward(mastery_from_document(snapshot), as_of), None, READ_MODEL
+        )
+
+    def from_current(
+        self, key: StudentKey, current: dict[str, Any], as_of: date
+    ) -> MasteryRead | None:
+        """The answer from the current document, for a date on or after its own (else None)."""
+        derived = self._derived_from(key, current, as_of)
+        return (
+            None if derived is None else MasteryRead(derived, current.get("position"), READ_MODEL)
         )
 
     def _derived_from(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -8,17 +9,38 @@ import uvicorn
 from api.cli.common import container
 from api.http.app import create_app
 from infrastructure.logging import configure_logging
+from infrastructure.settings import Settings
 
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (MASTERY_HTTP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (MASTERY_HTTP_PORT).")] = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (MASTERY_HTTP_WORKERS, 1).")
+    ] = None,
 ) -> None:
     """Serve the query API (SPEC §7) until interrupted; embedded servers where no URL is set."""
     with container(redis=True) as built:
         configure_logging(log_level.upper())
         settings = built.settings
+        count = workers or settings.http_workers
+        if count > 1:
+            # Each worker process builds its own objects from the environment, so it is
+            # given the URLs resolved here (embedded servers included).
+            os.environ.update(_resolved_urls(settings))
+            uvicorn.run(
+                "api.http.app:app_from_env",
+                factory=True,
+                workers=count,
+                host=host or settings.http_host,
+                port=port or settings.http_port,
+                log_config=None,
+                access_log=False,
+                ws="none",
+                server_header=False,
+            )
+            return
         uvicorn.run(
             create_app(settings, built),
             host=host or settings.http_host,
@@ -28,3 +50,12 @@ def serve(
             ws="none",
             server_header=False,
         )
+
+
+def _resolved_urls(settings: Settings) -> dict[str, str]:
+    urls = {
+        "MASTERY_DATABASE_URL": settings.database_url,
+        "MASTERY_REDIS_URL": settings.redis_url,
+        "MASTERY_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+    }
+    return {name: value for name, value in urls.items() if value}

@@ -8,6 +8,7 @@ the ids and the role's rights have been checked.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -29,6 +30,7 @@ from infrastructure.access_log import AccessLog
 from infrastructure.auth import TokenVerifier
 from infrastructure.container import Container, build
 from infrastructure.queries import StudentQueries
+from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.settings import Settings
 
 
@@ -44,6 +46,13 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             access_log.start()
             stack.callback(access_log.close)
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
+            fast_current = AsyncCurrentReader(
+                built.settings.redis_url or "",
+                built.view.keys,
+                built.settings.redis_timeout_seconds,
+            )
+            stack.push_async_callback(fast_current.close)
+            _calm_garbage_collector()
             app.state.services = Services(
                 container=built,
                 queries=StudentQueries(
@@ -52,6 +61,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
                 verifier=verifier,
                 access_log=access_log,
                 metrics=metrics,
+                fast_current=fast_current,
             )
             yield
 
@@ -63,6 +73,15 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     app.state.openapi = orjson.dumps(openapi_document())
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+def _calm_garbage_collector() -> None:
+    """Latency: everything alive after start-up is moved out of the collector's sight, and
+    young-generation collections run less often, so a request rarely waits for a full pass
+    over the caches (the p99 tail of a busy server)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 async def _http_problem(request: Request, exc: Exception) -> Response:

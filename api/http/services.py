@@ -14,6 +14,7 @@ from infrastructure.access_log import AccessLog
 from infrastructure.auth import TokenVerifier
 from infrastructure.container import Container
 from infrastructure.queries import StudentQueries
+from infrastructure.redis_views.async_reader import AsyncCurrentReader
 
 
 class ResponseCache:
@@ -47,6 +48,7 @@ class Services:
     access_log: AccessLog
     metrics: Metrics
     responses: ResponseCache = field(default_factory=ResponseCache)
+    fast_current: AsyncCurrentReader | None = None
 
 
 def services_of(request: Request) -> Services:

@@ -3,7 +3,7 @@ recommendations, events and timeline. Each reader runs in the thread pool, after
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,6 +31,7 @@ from api.http.models import (
 from api.http.services import Services
 from infrastructure.auth import Role
 from infrastructure.ingest.contract import format_timestamp
+from infrastructure.queries import MasteryRead
 from projections.view import StudentKey
 
 DEFAULT_HISTORY_DAYS = 89
@@ -42,8 +43,28 @@ def mastery(services: Services, key: StudentKey, query: MasteryQuery) -> Respons
     if query.min_position is not None:
         stale = not queries.wait_for(query.min_position, query.wait_ms / 1000)
     as_of = query.as_of or queries.today()
-    read = queries.mastery(key, as_of)
+    return _mastery_response(services, key, queries.mastery(key, as_of), as_of, stale)
 
+
+async def mastery_on_loop(
+    services: Services, key: StudentKey, query: MasteryQuery
+) -> Response | None:
+    """The common case without leaving the event loop: no position to wait for, and a date on
+    or after the student's last activity (the current document carried forward)."""
+    reader = services.fast_current
+    if reader is None or query.min_position is not None:
+        return None
+    document = await reader.current(key)
+    if document is None:
+        return None
+    as_of = query.as_of or services.queries.today()
+    read = services.queries.from_current(key, document, as_of)
+    return None if read is None else _mastery_response(services, key, read, as_of, stale=False)
+
+
+def _mastery_response(
+    services: Services, key: StudentKey, read: MasteryRead, as_of: date, stale: bool
+) -> Response:
     def render() -> bytes:
         body = MasteryOut.model_validate(
             {
@@ -189,7 +210,9 @@ routes: list[Route] = [
         STUDENT, "erase_student", NoQuery, erase, method="DELETE", roles=frozenset({Role.ADMIN})
     ),
     student_route(f"{STUDENT}/export", "export_student", NoQuery, export, roles=SUBJECT_OR_ADMIN),
-    student_route(f"{STUDENT}/mastery", "read_mastery", MasteryQuery, mastery),
+    student_route(
+        f"{STUDENT}/mastery", "read_mastery", MasteryQuery, mastery, fast=mastery_on_loop
+    ),
     student_route(f"{STUDENT}/mastery/history", "read_history", HistoryQuery, history),
     student_route(f"{STUDENT}/topics", "read_topics", NoQuery, topics),
     student_route(f"{STUDENT}/prediction", "read_prediction", PredictionQuery, prediction),

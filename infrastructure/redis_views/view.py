@@ -50,14 +50,36 @@ SCAN_BATCH = 1000
 PARSED_CACHE_SIZE = 20_000
 
 
+class ParsedDocuments:
+    """Parsed current documents by student, reused while the stored bytes are unchanged
+    (a bytes comparison instead of a JSON parse on every hot read). Treat them as read-only."""
+
+    def __init__(self, size: int = PARSED_CACHE_SIZE) -> None:
+        self.size = size
+        self._documents: OrderedDict[StudentKey, tuple[bytes, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def document(self, key: StudentKey, raw: Any) -> dict[str, Any]:
+        with self._lock:
+            cached = self._documents.get(key)
+            if cached is not None and cached[0] == raw:
+                self._documents.move_to_end(key)
+                return cached[1]
+        document: dict[str, Any] = orjson.loads(raw)
+        with self._lock:
+            self._documents[key] = (bytes(raw), document)
+            if len(self._documents) > self.size:
+                self._documents.popitem(last=False)
+        return document
+
+
 class RedisMasteryView(MasteryView):
     def __init__(self, client: redis.Redis, keys: Keys, snapshot_ttl_days: int = 90) -> None:
         self.client = client
         self.keys = keys
         self.snapshot_ttl_days = snapshot_ttl_days
         self._apply_student = client.register_script(APPLY_STUDENT)
-        self._parsed: OrderedDict[StudentKey, tuple[bytes, dict[str, Any]]] = OrderedDict()
-        self._parsed_lock = threading.Lock()
+        self.parsed = ParsedDocuments()
         self._advance_tracking = client.register_script(ADVANCE_TRACKING)
 
     # --- TrackingRecorder ------------------------------------------------------------------
@@ -159,21 +181,7 @@ class RedisMasteryView(MasteryView):
         """The current document (treat it as read-only: unchanged bytes give the same object,
         so a hot read costs a GET and a comparison rather than a JSON parse)."""
         value = self.client.get(self.keys.current(key.tenant_id, key.student_id))
-        if value is None:
-            return None
-        assert isinstance(value, bytes)
-        with self._parsed_lock:
-            cached = self._parsed.get(key)
-            if cached is not None and cached[0] == value:
-                self._parsed.move_to_end(key)
-                return cached[1]
-        document = _document(value)
-        assert document is not None
-        with self._parsed_lock:
-            self._parsed[key] = (value, document)
-            if len(self._parsed) > PARSED_CACHE_SIZE:
-                self._parsed.popitem(last=False)
-        return document
+        return None if value is None else self.parsed.document(key, value)
 
     def snapshots(self, key: StudentKey, dates: Sequence[date]) -> dict[date, dict[str, Any]]:
         if not dates:

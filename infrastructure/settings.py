@@ -67,7 +67,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_threads: int = 40
-    http_workers: int = 1
+    http_workers: int = 2
     log_level: str = "INFO"
 
     @classmethod
@@ -132,7 +132,7 @@ class Settings:
             http_host=text("HTTP_HOST") or "127.0.0.1",
             http_port=integer("HTTP_PORT", 8000, minimum=1),
             http_threads=integer("HTTP_THREADS", 40, minimum=1),
-            http_workers=integer("HTTP_WORKERS", 1, minimum=1),
+            http_workers=integer("HTTP_WORKERS", 2, minimum=1),
             log_level=(text("LOG_LEVEL") or "INFO").upper(),
         )
         if settings.database_url is not None:

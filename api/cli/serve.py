@@ -17,7 +17,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port (MASTERY_HTTP_PORT).")] = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (MASTERY_HTTP_WORKERS, 1).")
+        int | None, typer.Option(min=1, help="Worker processes (MASTERY_HTTP_WORKERS, 2).")
     ] = None,
 ) -> None:
     """Serve the query API (SPEC §7) until interrupted; embedded servers where no URL is set."""

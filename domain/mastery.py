@@ -72,6 +72,8 @@ _LEARNING_PATHS: dict[Component, tuple[str, ...]] = {
     Component.CONSISTENCY: ("daily_goals", "streak_reminders", "study_schedule"),
 }
 _ADVANCED_PATH = ("challenge_exercises", "advanced_topics")
+_COMPONENT_ORDER = (Component.COMPLETION, Component.QUIZ, Component.QUALITY, Component.CONSISTENCY)
+_COMPONENT_PATHS = tuple(_LEARNING_PATHS[c] for c in _COMPONENT_ORDER)
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -141,6 +143,9 @@ class Recommendation:
 
     def to_document(self) -> dict[str, str]:
         return {"action": self.action, "area": self.area, "priority": self.priority}
+
+
+_COMPONENT_RECOMMENDATIONS = tuple(Recommendation(*_RECOMMENDATIONS[c]) for c in _COMPONENT_ORDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -786,13 +791,22 @@ def _topic_mastery(parts: _TopicParts, consistency: Fraction) -> TopicMastery:
     return TopicMastery(score=score, level=level_for(score), components=exact.scores())
 
 
+def _weak(components: ComponentScores) -> tuple[bool, bool, bool, bool]:
+    """Which components are below the threshold, in the order completion, quiz, quality,
+    consistency (plain attribute reads: this runs for every daily snapshot)."""
+    return (
+        components.completion < COMPONENT_THRESHOLD,
+        components.quiz < COMPONENT_THRESHOLD,
+        components.quality < COMPONENT_THRESHOLD,
+        components.consistency < COMPONENT_THRESHOLD,
+    )
+
+
 def _recommendations(
     components: ComponentScores, topics: dict[str, TopicMastery]
 ) -> tuple[Recommendation, ...]:
     weak_components = [
-        Recommendation(*_RECOMMENDATIONS[c])
-        for c in Component
-        if components.of(c) < COMPONENT_THRESHOLD
+        rec for rec, weak in zip(_COMPONENT_RECOMMENDATIONS, _weak(components), strict=True) if weak
     ]
     weak_topics = sorted((t.score, name) for name, t in topics.items() if t.score < TOPIC_THRESHOLD)
     return (
@@ -804,9 +818,9 @@ def _recommendations(
 def _learning_path(components: ComponentScores) -> tuple[str, ...]:
     path = tuple(
         step
-        for c in Component
-        if components.of(c) < COMPONENT_THRESHOLD
-        for step in _LEARNING_PATHS[c]
+        for steps, weak in zip(_COMPONENT_PATHS, _weak(components), strict=True)
+        if weak
+        for step in steps
     )
     return path or _ADVANCED_PATH
 

@@ -66,8 +66,11 @@ class MasteryProjection:
         """Add the events to ``histories``; returns, per student changed, the earliest date
         whose documents the events change."""
         batch = _Batch(histories)
+        # The handlers registered on process_event, looked up through its dispatcher's cache:
+        # going through the bound singledispatchmethod would build a wrapper for every event.
+        handler_for = _PROCESS_EVENT.dispatcher.dispatch
         for position, domain_event in events:
-            self.process_event(domain_event, position, batch)
+            handler_for(type(domain_event))(self, domain_event, position, batch)
         return batch.changed_since
 
     @singledispatchmethod
@@ -89,6 +92,9 @@ class MasteryProjection:
         history.add(fact, domain_event.class_id, position)
         since = batch.changed_since.get(domain_event.originator_id)
         batch.changed_since[domain_event.originator_id] = min(since or fact.day, fact.day)
+
+
+_PROCESS_EVENT: singledispatchmethod[Any] = vars(MasteryProjection)["process_event"]
 
 
 def student_update(history: StudentHistory, since: date | None = None) -> StudentUpdate:

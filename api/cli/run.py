@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from api.cli.common import container
+from api.cli.serve import server_options
 from api.http.app import create_app
 from infrastructure.container import Container
 from infrastructure.kafka.workers import run_workers
@@ -40,15 +41,7 @@ def serve_everything(built: Container, host: str | None, port: int | None) -> No
     for worker in workers:
         worker.start()
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, built),
-            host=host or settings.http_host,
-            port=port or settings.http_port,
-            log_config=None,
-            access_log=False,
-            ws="none",
-            server_header=False,
-        )
+        uvicorn.Config(create_app(settings, built), **server_options(settings, host, port))
     )
     try:
         server.run()  # returns on SIGINT / SIGTERM after a graceful shutdown

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -33,23 +33,23 @@ def serve(
                 "api.http.app:app_from_env",
                 factory=True,
                 workers=count,
-                host=host or settings.http_host,
-                port=port or settings.http_port,
-                log_config=None,
-                access_log=False,
-                ws="none",
-                server_header=False,
+                **server_options(settings, host, port),
             )
             return
-        uvicorn.run(
-            create_app(settings, built),
-            host=host or settings.http_host,
-            port=port or settings.http_port,
-            log_config=None,
-            access_log=False,
-            ws="none",
-            server_header=False,
-        )
+        uvicorn.run(create_app(settings, built), **server_options(settings, host, port))
+
+
+def server_options(settings: Settings, host: str | None, port: int | None) -> dict[str, Any]:
+    """How every entry point runs uvicorn: our own JSON logs, no access log (the middleware
+    logs each request), no websockets, no server header."""
+    return {
+        "host": host or settings.http_host,
+        "port": port or settings.http_port,
+        "log_config": None,
+        "access_log": False,
+        "ws": "none",
+        "server_header": False,
+    }
 
 
 def _resolved_urls(settings: Settings) -> dict[str, str]:

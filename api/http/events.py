@@ -66,7 +66,7 @@ async def _read_body(request: Request) -> bytes:
 def _events_of(body: bytes) -> tuple[bool, list[Any]]:
     """Whether the body is a single event, and its events."""
     try:
-        parsed = parse_json(body) if len(body) <= 64 * 1024 else _parse_large(body)
+        parsed = parse_json(body, max_bytes=MAX_BODY_BYTES)  # the body limit was checked on read
     except InvalidEvent as exc:
         raise invalid([e.as_dict() for e in exc.errors], "the body is not valid JSON") from None
     if isinstance(parsed, dict) and set(parsed) == {"events"}:
@@ -81,17 +81,6 @@ def _events_of(body: bytes) -> tuple[bool, list[Any]]:
             [{"loc": "body", "msg": 'must be an event object or {"events": [...]}', "type": "type"}]
         )
     return True, [parsed]
-
-
-def _parse_large(body: bytes) -> Any:
-    import orjson  # noqa: PLC0415 - only batches above one event's size limit come here
-
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(
-            "invalid_json", [FieldError("", f"invalid JSON: {exc}", "json")]
-        ) from None
 
 
 def _in_tenant(item: Any, principal: Principal) -> Any:

@@ -177,12 +177,12 @@ class ValidatedEvent:
         }
 
 
-def parse_json(raw: bytes | str) -> Any:
+def parse_json(raw: bytes | str, max_bytes: int = MAX_EVENT_BYTES) -> Any:
     """Parse one JSON document strictly: size-capped, no NaN/Infinity, UTF-8."""
-    if len(raw) > MAX_EVENT_BYTES:
+    if len(raw) > max_bytes:
         raise InvalidEvent(
             "too_large",
-            [FieldError("", f"event is {len(raw)} bytes; at most {MAX_EVENT_BYTES}", "too_large")],
+            [FieldError("", f"event is {len(raw)} bytes; at most {max_bytes}", "too_large")],
         )
     try:
         return orjson.loads(raw)  # strict RFC 8259: no NaN/Infinity, valid UTF-8 only

@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=5_000)
     parser.add_argument("--rate", type=int, default=1_000)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=None, help="rebuild worker processes")
     args = parser.parse_args()
     with (
         postgres_server() as server,
@@ -170,6 +171,8 @@ def main() -> None:
             redis_prefix="bench-projection:",
             snapshot_ttl_days=0,
         )
+        if args.workers is not None:
+            settings = replace(settings, projection_workers=args.workers)
         client = redis.Redis.from_url(redis_url)
         for name in client.scan_iter(match="bench-projection:*", count=1000):
             client.unlink(name)

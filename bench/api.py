@@ -23,7 +23,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,7 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.common import fresh_database, machine, postgres_server, write_result
+from bench.common import (
+    configured_or_embedded,
+    fresh_database,
+    machine,
+    postgres_server,
+    write_result,
+)
 from infrastructure.auth import Role, mint_token
 from infrastructure.container import build
 from infrastructure.migrate import upgrade
@@ -47,22 +52,6 @@ SECRET = "bench-secret-" + uuid.uuid4().hex
 TENANT = "bench"
 STUDENT = "s00001"
 PATH = f"/v1/students/{STUDENT}/mastery"
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    url = os.environ.get("MASTERY_REDIS_URL")
-    if url:
-        yield url
-        return
-    from infrastructure.embedded import EmbeddedServers
-
-    with (
-        tempfile.TemporaryDirectory(prefix="mastery-bench-redis-") as folder,
-        EmbeddedServers(Path(folder), postgres=False, redis=True, kafka=False) as urls,
-    ):
-        assert urls.redis_url is not None
-        yield urls.redis_url
 
 
 def free_port() -> int:
@@ -265,7 +254,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         postgres_server() as server_url,
-        redis_server() as redis_url,
+        configured_or_embedded("redis") as redis_url,
         fresh_database(server_url, "api") as url,
     ):
         upgrade(url)

@@ -8,7 +8,7 @@ import platform
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +20,40 @@ RESULTS = Path(__file__).parent / "results"
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    url = os.environ.get("MASTERY_DATABASE_URL")
-    if url:
-        yield url
+def configured_or_embedded(service: str) -> Iterator[str]:
+    """The URL of ``service`` ("postgres", "redis" or "kafka"): from MASTERY_DATABASE_URL,
+    MASTERY_REDIS_URL or MASTERY_KAFKA_BOOTSTRAP_SERVERS, else an embedded server for the run."""
+    variable = {
+        "postgres": "MASTERY_DATABASE_URL",
+        "redis": "MASTERY_REDIS_URL",
+        "kafka": "MASTERY_KAFKA_BOOTSTRAP_SERVERS",
+    }[service]
+    configured = os.environ.get(variable)
+    if configured:
+        yield configured
         return
     from infrastructure.embedded import EmbeddedServers
 
     with (
-        tempfile.TemporaryDirectory(prefix="mastery-bench-") as folder,
-        EmbeddedServers(Path(folder), redis=False, kafka=False) as urls,
+        tempfile.TemporaryDirectory(prefix=f"mastery-bench-{service}-") as folder,
+        EmbeddedServers(
+            Path(folder),
+            postgres=service == "postgres",
+            redis=service == "redis",
+            kafka=service == "kafka",
+        ) as urls,
     ):
-        assert urls.database_url is not None
-        yield urls.database_url
+        url = {
+            "postgres": urls.database_url,
+            "redis": urls.redis_url,
+            "kafka": urls.kafka_bootstrap_servers,
+        }[service]
+        assert url is not None
+        yield url
+
+
+def postgres_server() -> AbstractContextManager[str]:
+    return configured_or_embedded("postgres")
 
 
 @contextmanager

@@ -18,12 +18,9 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +30,20 @@ import orjson
 import psycopg
 from confluent_kafka import Producer
 
-from bench.common import fresh_database, machine, postgres_server, server_facts, write_result
+from bench.common import (
+    configured_or_embedded,
+    fresh_database,
+    machine,
+    postgres_server,
+    server_facts,
+    write_result,
+)
 from bench.ingest import run_bare
 from infrastructure.kafka.topics import ensure_topics
 from infrastructure.kafka.workers import run_consumers
 from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
-
-
-@contextmanager
-def kafka_broker() -> Iterator[str]:
-    configured = os.environ.get("MASTERY_KAFKA_BOOTSTRAP_SERVERS")
-    if configured:
-        yield configured
-        return
-    from infrastructure.embedded import EmbeddedServers
-
-    with (
-        tempfile.TemporaryDirectory(prefix="mastery-bench-kafka-") as folder,
-        EmbeddedServers(Path(folder), postgres=False, redis=False, kafka=True) as urls,
-    ):
-        assert urls.kafka_bootstrap_servers is not None
-        yield urls.kafka_bootstrap_servers
 
 
 def pre_produce(settings: Settings, events: list[dict[str, Any]]) -> float:
@@ -127,7 +115,7 @@ def main() -> None:
         )
     )
     run = uuid.uuid4().hex[:8]
-    with postgres_server() as server, kafka_broker() as broker:
+    with postgres_server() as server, configured_or_embedded("kafka") as broker:
         with fresh_database(server, "kafka") as url:
             upgrade(url)
             settings = Settings(

@@ -27,33 +27,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
 
-from bench.common import fresh_database, machine, postgres_server, server_facts, write_result
+from bench.common import (
+    configured_or_embedded,
+    fresh_database,
+    machine,
+    postgres_server,
+    server_facts,
+    write_result,
+)
 from infrastructure.container import build
 from infrastructure.ingest.parallel import parallel_backfill
 from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
-
-
-def redis_server() -> Any:
-    import os
-    from contextlib import contextmanager
-
-    @contextmanager
-    def server() -> Any:
-        url = os.environ.get("MASTERY_REDIS_URL")
-        if url:
-            yield url
-            return
-        from infrastructure.embedded import EmbeddedServers
-
-        with (
-            tempfile.TemporaryDirectory() as folder,
-            EmbeddedServers(Path(folder), postgres=False, kafka=False) as urls,
-        ):
-            yield urls.redis_url
-
-    return server()
 
 
 def load_store(settings: Settings, events: int, students: int) -> None:
@@ -161,7 +147,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         postgres_server() as server,
-        redis_server() as redis_url,
+        configured_or_embedded("redis") as redis_url,
         fresh_database(server, "projection") as url,
     ):
         upgrade(url)

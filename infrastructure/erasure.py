@@ -63,12 +63,6 @@ def erase_student(
     return Erasure(tenant_id, student_id, erased_now, events)
 
 
-def is_erased(container: Container, tenant_id: str, student_id: str) -> bool:
-    keyring = container.application.keyring
-    originator = student_aggregate_id(tenant_id, student_id)
-    return keyring is not None and originator in keyring.erased_among([originator])
-
-
 def _classes_while_readable(
     container: Container, tenant_id: str, student_id: str
 ) -> list[str] | None:

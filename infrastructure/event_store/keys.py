@@ -101,19 +101,6 @@ class KeyRing:
             )
             self._load(conn, missing)
 
-    def erased_among(self, originators: Iterable[UUID]) -> set[UUID]:
-        """Which of these students are erased, asking the database (not the cache)."""
-        ids = list(originators)
-        if not ids:
-            return set()
-        with psycopg.connect(self.database_url) as conn:
-            rows = conn.execute(
-                "SELECT originator_id FROM student_keys "
-                "WHERE originator_id = ANY(%s) AND erased_at IS NOT NULL",
-                (ids,),
-            ).fetchall()
-        return {row[0] for row in rows}
-
     # --- readers ------------------------------------------------------------------------------
 
     def cipher_for(self, originator_id: UUID) -> AESGCM | None:

@@ -3,7 +3,6 @@ uvicorn server per module, with a projector following the event store; a tenant 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,20 +20,9 @@ from tests.e2e.http.support import SECRET, Api, Tokens, running_projector, runni
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    configured = os.environ.get("MASTERY_TEST_REDIS_URL") or os.environ.get("MASTERY_REDIS_URL")
-    if configured:
-        yield configured
-        return
-    from infrastructure.embedded import EmbeddedServers
-
-    servers = EmbeddedServers(
-        tmp_path_factory.mktemp("redis"), postgres=False, redis=True, kafka=False
-    )
-    urls = servers.start()
-    assert urls.redis_url is not None
-    yield urls.redis_url
-    servers.stop()
+def redis_url(redis_server_url: str) -> str:
+    """The session's Redis (tests/conftest.py): configured, or one embedded server for all."""
+    return redis_server_url
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,10 @@ associative, so results are bit-identical whatever order the facts arrive in, an
 lies exactly on a threshold (0.75, 0.70, ...) is never pushed below it by float noise.
 Thresholds (levels, recommendations, learning path) compare those correctly rounded floats, so
 ``level_for(m.score) == m.level`` always holds.
+
+The daily path (a score for every activity date of every student) keeps exact values as plain
+integer pairs (``Ratio``) rather than ``Fraction`` objects: the same rationals, and the same
+correctly rounded ``int / int`` divisions, without normalising on every operation.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
+from math import gcd
 from typing import Any
 
 from domain.facts import (
@@ -53,7 +59,7 @@ _WEIGHT_TENTHS: dict[Component, int] = {
     Component.QUALITY: 2,
     Component.CONSISTENCY: 1,
 }
-_DAILY_DECAY = Fraction(9, 10)
+_DAILY_DECAY = (9, 10)  # 0.9 a day, as a Ratio
 # (9/10)^7100 is below the smallest positive float; past this many idle days consistency is 0.
 _DECAY_HORIZON_DAYS = 7_100
 _ONE_DAY = timedelta(days=1)
@@ -255,28 +261,11 @@ def level_for(score: float) -> str:
 # --- exact arithmetic ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _ExactComponents:
-    completion: Fraction
-    quiz: Fraction
-    quality: Fraction
-    consistency: Fraction
+Ratio = tuple[int, int]
+"""An exact rational as (numerator, denominator > 0), not necessarily in lowest terms."""
 
-    def of(self, component: Component) -> Fraction:
-        value: Fraction = getattr(self, component.value)
-        return value
-
-    def weighted(self, component: Component) -> Fraction:
-        return Fraction(_WEIGHT_TENTHS[component], 10) * self.of(component)
-
-    def score(self) -> Fraction:
-        return sum((self.weighted(c) for c in Component), Fraction(0))
-
-    def scores(self) -> ComponentScores:
-        return ComponentScores(*(float(self.of(c)) for c in Component))
-
-    def breakdown(self) -> ComponentScores:
-        return ComponentScores(*(float(self.weighted(c)) for c in Component))
+_ZERO: Ratio = (0, 1)
+_ONE: Ratio = (1, 1)
 
 
 _EVIDENCE_COMPONENTS = (Component.COMPLETION, Component.QUIZ, Component.QUALITY)
@@ -290,55 +279,42 @@ class _EvidencePart:
     this part lets a mastery per date cost one exact addition instead of a dozen.
     """
 
-    completion: Fraction
-    quiz: Fraction
-    quality: Fraction
-    weighted_sum: Fraction
+    weighted_sum: Ratio
     floats: tuple[float, float, float]
     weighted_floats: tuple[float, float, float]
 
     @classmethod
-    def of(cls, completion: Fraction, quiz: Fraction, quality: Fraction) -> _EvidencePart:
-        # Integer arithmetic over a common denominator: one normalisation instead of five
-        # Fraction operations. int / int is correctly rounded, as float(Fraction) is.
-        (cn, cd), (qn, qd), (ln, ld) = (
-            (completion.numerator, completion.denominator),
-            (quiz.numerator, quiz.denominator),
-            (quality.numerator, quality.denominator),
-        )
+    def of(cls, completion: Ratio, quiz: Ratio, quality: Ratio) -> _EvidencePart:
+        # Integer arithmetic over a common denominator. int / int is correctly rounded, as
+        # float(Fraction) is, so every float below is the exact value correctly rounded.
+        (cn, cd), (qn, qd), (ln, ld) = completion, quiz, quality
         wc, wq, wl = (_WEIGHT_TENTHS[c] for c in _EVIDENCE_COMPONENTS)
-        weighted_sum = Fraction(
-            wc * cn * qd * ld + wq * qn * cd * ld + wl * ln * cd * qd, 10 * cd * qd * ld
+        weighted_sum = (
+            wc * cn * qd * ld + wq * qn * cd * ld + wl * ln * cd * qd,
+            10 * cd * qd * ld,
         )
         return cls(
-            completion,
-            quiz,
-            quality,
             weighted_sum,
             (cn / cd, qn / qd, ln / ld),
             (wc * cn / (10 * cd), wq * qn / (10 * qd), wl * ln / (10 * ld)),
         )
 
-    def score(self, consistency: Fraction) -> float:
-        """The weighted score, correctly rounded from its exact value.
-
-        Computed as one int / int division (which Python rounds correctly, as
-        ``float(Fraction)`` does) without normalising a Fraction first.
-        """
-        wn, wd = self.weighted_sum.numerator, self.weighted_sum.denominator
-        cn, cd = consistency.numerator, consistency.denominator
+    def score(self, consistency: Ratio) -> float:
+        """The weighted score, correctly rounded from its exact value (one int / int)."""
+        wn, wd = self.weighted_sum
+        cn, cd = consistency
         weight = _WEIGHT_TENTHS[Component.CONSISTENCY]
         return (wn * 10 * cd + weight * cn * wd) / (wd * 10 * cd)
 
-    def scores(self, consistency: Fraction) -> ComponentScores:
-        return ComponentScores(*self.floats, consistency.numerator / consistency.denominator)
+    def scores(self, consistency: Ratio) -> ComponentScores:
+        return ComponentScores(*self.floats, consistency[0] / consistency[1])
 
-    def breakdown(self, consistency: Fraction) -> ComponentScores:
+    def breakdown(self, consistency: Ratio) -> ComponentScores:
         weight = _WEIGHT_TENTHS[Component.CONSISTENCY]
-        weighted_consistency = weight * consistency.numerator / (10 * consistency.denominator)
+        weighted_consistency = weight * consistency[0] / (10 * consistency[1])
         return ComponentScores(*self.weighted_floats, weighted_consistency)
 
-    def topic_mastery(self, consistency: Fraction) -> TopicMastery:
+    def topic_mastery(self, consistency: Ratio) -> TopicMastery:
         score = self.score(consistency)
         return TopicMastery(
             score=score, level=level_for(score), components=self.scores(consistency)
@@ -350,12 +326,35 @@ def _decimal(value: float) -> Fraction:
     return Fraction(repr(value))
 
 
-def _ratio(numerator: int, denominator: int) -> Fraction:
-    return Fraction(numerator, denominator) if denominator else Fraction(0)
+def _decimal_ratio(value: float) -> Ratio:
+    """``_decimal`` as a ``Ratio`` (Decimal parses in C; Fraction's parser is Python)."""
+    return Decimal(repr(value)).as_integer_ratio()
 
 
-def _mean(values: Sequence[Fraction]) -> Fraction:
-    return sum(values, Fraction(0)) / len(values) if values else Fraction(0)
+def _capped_ratio(numerator: int, denominator: int) -> Ratio:
+    """min(1, numerator / denominator), and 0 when there is nothing to divide by."""
+    if not denominator:
+        return _ZERO
+    return _ONE if numerator >= denominator else (numerator, denominator)
+
+
+def _ratio(numerator: int, denominator: int) -> Ratio:
+    return (numerator, denominator) if denominator else _ZERO
+
+
+def _mean(values: Sequence[Ratio]) -> Ratio:
+    """The exact mean, in lowest terms (so that sums of many means stay small)."""
+    if not values:
+        return _ZERO
+    total_n, total_d = 0, 1
+    for n, d in values:
+        if d == total_d:
+            total_n += n
+        else:
+            total_n, total_d = total_n * d + n * total_d, total_d * d
+    total_d *= len(values)
+    common = gcd(total_n, total_d)
+    return (total_n // common, total_d // common)
 
 
 def _quiz_confidence_tenths(attempts: int) -> int:
@@ -364,6 +363,8 @@ def _quiz_confidence_tenths(attempts: int) -> int:
 
 
 def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: facts need a UTC time")
     return moment.astimezone(UTC)
@@ -414,11 +415,15 @@ class _QualitySample:
     avg_code_quality: float
     correctness: float
     efficiency: float
-    value: Fraction = field(init=False, compare=False, repr=False)
+    value: Ratio = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        inputs = (self.avg_code_quality, self.correctness, self.efficiency)
-        object.__setattr__(self, "value", sum(map(_decimal, inputs), Fraction(0)) / 3)
+        (an, ad), (bn, bd), (cn, cd) = map(
+            _decimal_ratio, (self.avg_code_quality, self.correctness, self.efficiency)
+        )
+        object.__setattr__(
+            self, "value", (an * bd * cd + bn * ad * cd + cn * ad * bd, 3 * ad * bd * cd)
+        )
 
     @property
     def key(self) -> OrderKey:
@@ -446,15 +451,6 @@ def _keep_latest(window: list[_QualitySample], sample: _QualitySample) -> None:
         del window[0]
 
 
-@dataclass(frozen=True, slots=True)
-class _TopicParts:
-    """A topic's own components, exact (its consistency is the student's)."""
-
-    completion: Fraction
-    quiz: Fraction
-    quality: Fraction
-
-
 @dataclass(slots=True)
 class _TopicLedger:
     completion: _CompletionSample | None = None
@@ -462,33 +458,32 @@ class _TopicLedger:
     quiz_total: int = 0  # Σ total questions
     quality: list[_QualitySample] = field(default_factory=list)  # ascending, the latest 10
     # Derived, never part of the state: the topic's mastery at the last consistency asked for.
-    memo: tuple[Fraction, TopicMastery] | None = field(default=None, compare=False)
+    memo: tuple[Ratio, TopicMastery] | None = field(default=None, compare=False)
     evidence_memo: _EvidencePart | None = field(default=None, compare=False)
-    quality_memo: Fraction | None = field(default=None, compare=False)
+    quality_memo: Ratio | None = field(default=None, compare=False)
 
-    def quality_mean(self) -> Fraction:
+    def quality_mean(self) -> Ratio:
         if self.quality_memo is None:
             self.quality_memo = _mean([s.value for s in self.quality])
         return self.quality_memo
 
-    def mastery(self, consistency: Fraction) -> TopicMastery:
+    def mastery(self, consistency: Ratio) -> TopicMastery:
         if self.memo is None or self.memo[0] != consistency:
             if self.evidence_memo is None:
-                parts = self.parts()
-                self.evidence_memo = _EvidencePart.of(parts.completion, parts.quiz, parts.quality)
+                self.evidence_memo = self._evidence_part()
             self.memo = (consistency, self.evidence_memo.topic_mastery(consistency))
         return self.memo[1]
 
-    def parts(self) -> _TopicParts:
+    def _evidence_part(self) -> _EvidencePart:
         completion = (
-            min(Fraction(1), _ratio(self.completion.weighted_tenths, 10 * self.completion.total))
+            _capped_ratio(self.completion.weighted_tenths, 10 * self.completion.total)
             if self.completion
-            else Fraction(0)
+            else _ZERO
         )
-        return _TopicParts(
-            completion=completion,
-            quiz=_ratio(self.quiz_weighted_tenths, 10 * self.quiz_total),
-            quality=self.quality_mean(),
+        return _EvidencePart.of(
+            completion,
+            _ratio(self.quiz_weighted_tenths, 10 * self.quiz_total),
+            self.quality_mean(),
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -542,14 +537,17 @@ class _ActivityRuns:
             return 0
         return (self.latest - self._start_by_end[self.latest]).days + 1
 
-    def consistency(self, as_of: date) -> Fraction:
+    def consistency(self, as_of: date) -> Ratio:
         """(current / longest) * 0.9^(as_of - latest); 0 with no activity."""
         if self.latest is None:
-            return Fraction(0)
+            return _ZERO
         idle_days = (as_of - self.latest).days
         if idle_days > _DECAY_HORIZON_DAYS:
-            return Fraction(0)
-        return Fraction(self.current, self.longest) * _DAILY_DECAY**idle_days
+            return _ZERO
+        if idle_days == 0:
+            return (self.current, self.longest)
+        decay_n, decay_d = _DAILY_DECAY
+        return (self.current * decay_n**idle_days, self.longest * decay_d**idle_days)
 
 
 # --- the ledger ----------------------------------------------------------------------------------
@@ -592,7 +590,7 @@ class MasteryLedger:
         self._quiz_weighted_tenths = 0
         self._quiz_total = 0
         self._evidence_memo: _EvidencePart | None = None  # derived; reset by every add
-        self._quality_memo: Fraction | None = None  # derived; reset by every quality fact
+        self._quality_memo: Ratio | None = None  # derived; reset by every quality fact
 
     @classmethod
     def empty(cls) -> MasteryLedger:
@@ -707,7 +705,7 @@ class MasteryLedger:
             learning_path=_learning_path(components),
         )
 
-    def _quality_mean(self) -> Fraction:
+    def _quality_mean(self) -> Ratio:
         if self._quality_memo is None:
             self._quality_memo = _mean([s.value for s in self._quality])
         return self._quality_memo
@@ -715,9 +713,8 @@ class MasteryLedger:
     def _evidence_part(self) -> _EvidencePart:
         if self._evidence_memo is None:
             self._evidence_memo = _EvidencePart.of(
-                completion=min(
-                    Fraction(1),
-                    _ratio(self._completion_weighted_tenths, 10 * self._completion_total),
+                completion=_capped_ratio(
+                    self._completion_weighted_tenths, 10 * self._completion_total
                 ),
                 quiz=_ratio(self._quiz_weighted_tenths, 10 * self._quiz_total),
                 quality=self._quality_mean(),
@@ -783,12 +780,6 @@ def _check_evidence(fact: LearningFact) -> None:
             valid = True
     if not valid:
         raise ValueError(f"fact {fact.event_id}: invalid evidence {fact.evidence!r}")
-
-
-def _topic_mastery(parts: _TopicParts, consistency: Fraction) -> TopicMastery:
-    exact = _ExactComponents(parts.completion, parts.quiz, parts.quality, consistency)
-    score = float(exact.score())
-    return TopicMastery(score=score, level=level_for(score), components=exact.scores())
 
 
 def _weak(components: ComponentScores) -> tuple[bool, bool, bool, bool]:

@@ -6,6 +6,7 @@ import json
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -850,3 +851,76 @@ def test_timeline_ends_at_the_mastery_of_all_facts(facts: list[LearningFact]) ->
         assert step == mastery_as_of(
             [f for f in facts if (f.occurred_at, f.event_id) <= fact.order_key], step.as_of
         )
+
+
+# --- an independent oracle -----------------------------------------------------------------------
+
+
+def oracle_scores(facts: list[LearningFact], as_of: date) -> dict[str, Fraction]:
+    """SPEC §4 written out plainly with Fractions, straight from the text: the formula's
+    integer arithmetic must give these exact values, correctly rounded to floats."""
+    known = sorted(
+        (f for f in facts if utc_day(f) <= as_of), key=lambda f: (f.occurred_at, f.event_id)
+    )
+    multiplier = {
+        "beginner": Fraction(8, 10),
+        "intermediate": Fraction(1),
+        "advanced": Fraction(12, 10),
+    }
+    latest_completion: dict[str, CompletionEvidence] = {}
+    quiz_sum, quiz_total = Fraction(0), 0
+    qualities: list[Fraction] = []
+    for f in known:
+        match f.evidence:
+            case CompletionEvidence() as c:
+                latest_completion[f.topic] = c
+            case QuizEvidence() as q:
+                quiz_sum += q.correct_answers * max(
+                    Fraction(1, 2), 1 - Fraction(q.attempts - 1, 10)
+                )
+                quiz_total += q.total_questions
+            case QualityEvidence() as q:
+                measures = (q.avg_code_quality, q.correctness, q.efficiency)
+                qualities.append(sum(map(Fraction, map(repr, measures)), Fraction(0)) / 3)
+    weighted = sum(
+        (c.completed_exercises * multiplier[c.difficulty] for c in latest_completion.values()),
+        Fraction(0),
+    )
+    total = sum(c.total_exercises for c in latest_completion.values())
+    dates = sorted({utc_day(f) for f in known})
+    runs: list[int] = []
+    for previous, current in zip([None, *dates], dates, strict=False):
+        if previous is not None and (current - previous).days == 1:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    scores = {
+        "completion": min(Fraction(1), weighted / total) if total else Fraction(0),
+        "quiz": quiz_sum / quiz_total if quiz_total else Fraction(0),
+        "quality": sum(qualities[-10:], Fraction(0)) / len(qualities[-10:])
+        if qualities
+        else Fraction(0),
+        "consistency": Fraction(runs[-1], max(runs)) * Fraction(9, 10) ** (as_of - dates[-1]).days
+        if dates
+        else Fraction(0),
+    }
+    scores["mastery"] = sum(
+        (Fraction(str(WEIGHTS[name])) * scores[name] for name in WEIGHTS), Fraction(0)
+    )
+    return scores
+
+
+@fast
+@given(fact_lists, st.integers(0, 40))
+def test_scores_are_the_exact_formula_correctly_rounded(
+    facts: list[LearningFact], idle_days: int
+) -> None:
+    as_of = last_day(facts) + timedelta(days=idle_days)
+    expected = oracle_scores(facts, as_of)
+
+    m = mastery_as_of(facts, as_of)
+
+    assert components(m) == tuple(float(expected[name]) for name in WEIGHTS)
+    assert m.score == float(expected["mastery"])
+    for as_of_day, snapshot in daily_masteries(facts).items():
+        assert snapshot.score == float(oracle_scores(facts, as_of_day)["mastery"])

@@ -15,6 +15,7 @@ by id never skips a late-committing transaction.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import threading
@@ -22,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -187,8 +189,9 @@ class Projector:
         done = 0
         for start in range(0, len(originators), self.bulk_chunk):
             chunk = originators[start : start + self.bulk_chunk]
-            histories = self._load(chunk, head)
-            self.view.apply([student_update(h) for h in histories.values() if h.facts], None)
+            with _collector_paused():
+                histories = self._load(chunk, head)
+                self.view.apply([student_update(h) for h in histories.values() if h.facts], None)
             done += len(chunk)
             on_progress(done)
 
@@ -254,6 +257,24 @@ class Projector:
         with psycopg.connect(self.database_url) as conn:
             rows = conn.execute(SELECT_TENANT_STUDENTS, (tenant_id,)).fetchall()
         return sorted(row[0] for row in rows)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one chunk of a bulk pass.
+
+    A chunk allocates hundreds of thousands of short-lived objects while it holds the chunk's
+    histories, so the collector would rescan those histories over and over: about a quarter of
+    a rebuild's time. Nothing the chunk builds is cyclic (reference counting frees it), and
+    the collector runs as usual once the chunk is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _progress: Any = None  # per worker process: slots of students done, one per worker

@@ -9,13 +9,12 @@ aggregate id) keep the library's transcoder.
 Decoding parses with orjson and then revives encoded values bottom-up, as the library's
 ``object_hook`` does. What orjson refuses or reads differently falls back to the library's
 decoder, so every stored state reads exactly as it did: NaN written by an older encoder (orjson
-refuses it) and integers beyond 64 bits (orjson would round them to floats; any run of 20
-digits sends the state to the library's decoder).
+refuses it) and integers beyond 64 bits (orjson reads them as floats, so a float that large,
+which is always a whole number, sends the state to the library's decoder).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -27,7 +26,11 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 
-_MAYBE_BEYOND_64_BITS = re.compile(rb"\d{20}")
+_BEYOND_64_BITS = 2.0**63
+
+
+class _ReadDifferently(Exception):
+    """orjson's reading of a state may differ from the library's."""
 
 
 class EventJSONTranscoder(JSONTranscoder):
@@ -35,20 +38,21 @@ class EventJSONTranscoder(JSONTranscoder):
         return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
 
     def decode(self, data: bytes) -> Any:
-        if _MAYBE_BEYOND_64_BITS.search(data):
-            return super().decode(data)
         try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            return self._revive(orjson.loads(data))
+        except (orjson.JSONDecodeError, _ReadDifferently):
             return super().decode(data)
-        return self._revive(parsed)
 
     def _revive(self, value: Any) -> Any:
         if type(value) is dict:
             for name, item in value.items():
                 if type(item) is dict or type(item) is list:
                     value[name] = self._revive(item)
+                elif type(item) is float and abs(item) >= _BEYOND_64_BITS:
+                    raise _ReadDifferently
             return self._decode_obj(value)
         if type(value) is list:
             return [self._revive(item) for item in value]
+        if type(value) is float and abs(value) >= _BEYOND_64_BITS:
+            raise _ReadDifferently
         return value

@@ -57,6 +57,7 @@ def test_the_library_reads_what_it_writes(state: dict[str, Any]) -> None:
     [
         '{"score": NaN, "at": {"_type_": "datetime_iso", "_data_": "2026-01-01T00:00:00+00:00"}}',
         '{"big": 123456789012345678901234567890}',
+        '{"list": [1, -123456789012345678901234567890]}',
     ],
 )
 def test_states_orjson_refuses_fall_back_to_the_library(text: str) -> None:

@@ -75,10 +75,13 @@ def rebuild(settings: Settings, events: int) -> dict[str, Any]:
         students = built.projector.rebuild()
         elapsed = time.perf_counter() - started
         assert built.projector.position() == head
+    # The target counts learning events; the log also holds one enrolment per student.
     return {
-        "events_per_second": head / elapsed,
+        "events_per_second": events / elapsed,
+        "notifications_per_second": head / elapsed,
         "seconds": elapsed,
         "students": students,
+        "events": events,
         "notifications": head,
     }
 
@@ -182,7 +185,7 @@ def main() -> None:
         "machine": machine(),
         "rebuild": rebuilt,
         "ceiling_read_and_decode_only": {"events_per_second": read_only},
-        "rebuild_fraction_of_ceiling": rebuilt["events_per_second"] / read_only,
+        "rebuild_fraction_of_ceiling": rebuilt["notifications_per_second"] / read_only,
         "live": lag,
         "targets": {"rebuild_events_per_second": 20_000, "live_p99_ms": 250},
     }

@@ -29,7 +29,7 @@ _OPTIONS = (
 _BEYOND_64_BITS = 2.0**63
 
 
-class _ReadDifferently(Exception):
+class _ReadDifferentlyError(Exception):
     """orjson's reading of a state may differ from the library's."""
 
 
@@ -40,7 +40,7 @@ class EventJSONTranscoder(JSONTranscoder):
     def decode(self, data: bytes) -> Any:
         try:
             return self._revive(orjson.loads(data))
-        except (orjson.JSONDecodeError, _ReadDifferently):
+        except (orjson.JSONDecodeError, _ReadDifferentlyError):
             return super().decode(data)
 
     def _revive(self, value: Any) -> Any:
@@ -49,10 +49,10 @@ class EventJSONTranscoder(JSONTranscoder):
                 if type(item) is dict or type(item) is list:
                     value[name] = self._revive(item)
                 elif type(item) is float and abs(item) >= _BEYOND_64_BITS:
-                    raise _ReadDifferently
+                    raise _ReadDifferentlyError
             return self._decode_obj(value)
         if type(value) is list:
             return [self._revive(item) for item in value]
         if type(value) is float and abs(value) >= _BEYOND_64_BITS:
-            raise _ReadDifferently
+            raise _ReadDifferentlyError
         return value

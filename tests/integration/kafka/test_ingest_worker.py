@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import random
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import orjson
+import psycopg
 
 from infrastructure.container import build
 from infrastructure.kafka.workers import run_consumer
@@ -114,3 +116,40 @@ def test_tombstones_and_non_objects_are_dead_lettered(kafka: Settings) -> None:
     assert tombstone["value"] is None
     assert tombstone["key"] == base64.b64encode(b"k").decode()
     assert learning_event_rows(kafka.require_database_url()) == 1
+
+
+# A real server-side failure that is not about connectivity, for chosen event ids only.
+POISON_TRIGGER = """
+CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.event_id LIKE 'poison%' THEN
+    RAISE EXCEPTION 'refusing %', NEW.event_id;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_poison BEFORE INSERT ON mastery_event_ids
+  FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+"""
+
+
+def test_a_message_that_keeps_failing_is_dead_lettered_and_the_rest_recorded(
+    kafka: Settings,
+) -> None:
+    database = kafka.require_database_url()
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(POISON_TRIGGER)
+    events = [_event(index) for index in range(40)]
+    poison = [{**_event(index), "event_id": f"poison-{index}"} for index in (3, 17)]
+    produce(kafka, encoded([*events[:20], poison[0], *events[20:], poison[1]]))
+
+    with running(run_consumer, replace(kafka, kafka_max_attempts=2)):
+        wait_for(lambda: fully_committed(kafka), 90, "offsets committed past the poison")
+
+    dead = read_topic(kafka, kafka.kafka_dlq_topic)
+    assert sorted(orjson.loads(base64.b64decode(d["value"]))["event_id"] for d in dead) == [
+        "poison-17",
+        "poison-3",
+    ]
+    assert {d["error"]["code"] for d in dead} == {"processing_failed"}
+    assert all("refusing poison" in d["error"]["detail"] for d in dead)
+    assert learning_event_rows(database) == 40

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -462,6 +462,18 @@ class _TopicLedger:
     evidence_memo: _EvidencePart | None = field(default=None, compare=False)
     quality_memo: Ratio | None = field(default=None, compare=False)
 
+    def copy(self) -> _TopicLedger:
+        """An independent copy (samples and memos are immutable values, shared)."""
+        return _TopicLedger(
+            self.completion,
+            self.quiz_weighted_tenths,
+            self.quiz_total,
+            list(self.quality),
+            self.memo,
+            self.evidence_memo,
+            self.quality_memo,
+        )
+
     def quality_mean(self) -> Ratio:
         if self.quality_memo is None:
             self.quality_memo = _mean([s.value for s in self.quality])
@@ -518,6 +530,15 @@ class _ActivityRuns:
         self.longest = 0
         self._end_by_start: dict[date, date] = {}
         self._start_by_end: dict[date, date] = {}
+
+    def copy(self) -> _ActivityRuns:
+        twin = _ActivityRuns()
+        twin.dates = set(self.dates)
+        twin.latest = self.latest
+        twin.longest = self.longest
+        twin._end_by_start = dict(self._end_by_start)
+        twin._start_by_end = dict(self._start_by_end)
+        return twin
 
     def add(self, day: date) -> None:
         if day in self.dates:
@@ -595,6 +616,22 @@ class MasteryLedger:
     @classmethod
     def empty(cls) -> MasteryLedger:
         return cls()
+
+    def copy(self) -> MasteryLedger:
+        """An independent ledger in the same state (adding to one leaves the other as it is)."""
+        twin = MasteryLedger()
+        twin._topics = {name: topic.copy() for name, topic in self._topics.items()}
+        twin._quality = list(self._quality)
+        twin._activity = self._activity.copy()
+        twin._counts = dict(self._counts)
+        twin._last_event_at = self._last_event_at
+        twin._completion_weighted_tenths = self._completion_weighted_tenths
+        twin._completion_total = self._completion_total
+        twin._quiz_weighted_tenths = self._quiz_weighted_tenths
+        twin._quiz_total = self._quiz_total
+        twin._evidence_memo = self._evidence_memo
+        twin._quality_memo = self._quality_memo
+        return twin
 
     @property
     def last_event_at(self) -> datetime | None:
@@ -860,6 +897,45 @@ def daily_masteries(
         if since is None or day >= since:
             snapshots[day] = ledger.mastery(day)
     return snapshots
+
+
+class DailySnapshots:
+    """``daily_masteries`` for a student whose facts keep arriving, without replaying them all.
+
+    It keeps the ledger of every fact dated before the latest activity date it has seen. When
+    new facts are dated on or after that date (the usual case: today's activity), only the facts
+    from that date on are added to a copy of it; a fact dated earlier (a late event) replays
+    every fact. The ledger does not depend on the order facts are added in, so the result always
+    equals ``daily_masteries(facts, since)``.
+    """
+
+    __slots__ = ("_before_latest", "_latest")
+
+    def __init__(self) -> None:
+        self._latest: date | None = None
+        self._before_latest = MasteryLedger.empty()  # every fact dated before ``_latest``
+
+    def update(
+        self, facts: Collection[LearningFact], since: date | None = None
+    ) -> dict[date, Mastery]:
+        """Snapshots from ``since`` on (all without it) of ``facts``: every fact of the student,
+        where those not seen by the previous call are all dated on or after ``since``."""
+        if since is not None and self._latest is not None and since >= self._latest:
+            start = self._latest
+            ledger = self._before_latest.copy()
+            facts = [f for f in facts if _utc_day(f) >= start]
+        else:
+            ledger = MasteryLedger.empty()
+        days = [(day, list(group)) for day, group in itertools.groupby(_in_order(facts), _utc_day)]
+        snapshots: dict[date, Mastery] = {}
+        for day, facts_of_day in days:
+            if day == days[-1][0]:  # the latest date: keep what the facts before it make
+                self._latest, self._before_latest = day, ledger.copy()
+            for fact in facts_of_day:
+                ledger.add(fact)
+            if since is None or day >= since:
+                snapshots[day] = ledger.mastery(day)
+        return snapshots
 
 
 def carried_forward(mastery: Mastery, as_of: date) -> Mastery:

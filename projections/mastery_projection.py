@@ -17,19 +17,24 @@ from typing import Any
 from uuid import UUID
 
 from domain.facts import LearningFact
-from domain.mastery import Mastery, daily_masteries
+from domain.mastery import DailySnapshots, Mastery
 from domain.student_mastery import StudentMastery
 from projections.view import StudentKey, StudentUpdate
 
 
 @dataclass(slots=True)
 class StudentHistory:
-    """What the projection knows of one student: every fact, with the position it came from."""
+    """What the projection knows of one student: every fact, with the position it came from.
+
+    ``daily`` keeps the formula's state before the student's latest activity date, so a cached
+    history with new facts from that date on is not replayed from its first fact.
+    """
 
     key: StudentKey
     facts: dict[str, tuple[LearningFact, int]] = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)
     position: int = 0  # highest notification id seen for this student
+    daily: DailySnapshots = field(default_factory=DailySnapshots, compare=False, repr=False)
 
     def add(self, fact: LearningFact, class_id: str | None, position: int) -> None:
         self.facts.setdefault(fact.event_id, (fact, position))
@@ -98,9 +103,10 @@ _PROCESS_EVENT: singledispatchmethod[Any] = vars(MasteryProjection)["process_eve
 
 
 def student_update(history: StudentHistory, since: date | None = None) -> StudentUpdate:
-    """The student's documents from ``since`` on (all of them without ``since``)."""
+    """The student's documents from ``since`` on (all of them without ``since``); every fact
+    added to ``history`` since its last update must be dated on or after ``since``."""
     facts = [fact for fact, _ in history.facts.values()]
-    masteries = daily_masteries(facts, since=since)
+    masteries = history.daily.update(facts, since)
     positions = _positions_by_date(history)
     dates = tuple(sorted(positions))
     last = dates[-1]

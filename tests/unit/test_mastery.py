@@ -25,6 +25,7 @@ from domain.mastery import (
     FORMULA,
     WEIGHTS,
     ComponentScores,
+    DailySnapshots,
     Mastery,
     MasteryLedger,
     Recommendation,
@@ -924,3 +925,50 @@ def test_scores_are_the_exact_formula_correctly_rounded(
     assert m.score == float(expected["mastery"])
     for as_of_day, snapshot in daily_masteries(facts).items():
         assert snapshot.score == float(oracle_scores(facts, as_of_day)["mastery"])
+
+
+@fast
+@given(fact_lists.filter(bool))
+def test_a_copied_ledger_is_independent_of_its_original(facts: list[LearningFact]) -> None:
+    ledger = ledger_of(facts[:-1])
+    twin = ledger.copy()
+    twin.add(facts[-1])
+
+    assert ledger == ledger_of(facts[:-1])
+    assert twin == ledger_of(facts)
+    assert twin.mastery(last_day(facts)) == ledger_of(facts).mastery(last_day(facts))
+
+
+facts_over_a_few_days = st.lists(
+    st.builds(
+        LearningFact,
+        event_id=st.text(alphabet="abcdefgh0123", min_size=1, max_size=5),
+        occurred_at=st.builds(
+            lambda d, h: at(1 + d, h), st.integers(0, 4), st.sampled_from([0, 23])
+        ),
+        topic=st.sampled_from(["general", "sql"]),
+        evidence=evidences,
+    ),
+    max_size=30,
+    unique_by=lambda f: f.event_id,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(facts_over_a_few_days, st.lists(st.integers(0, 30), max_size=6))
+def test_daily_snapshots_resumed_equal_a_full_replay(
+    facts: list[LearningFact], cuts: list[int]
+) -> None:
+    """Facts arrive in chunks, in no particular date order (so some chunks are late): each
+    update equals replaying every fact so far."""
+    daily = DailySnapshots()
+    seen: list[LearningFact] = []
+    start = 0
+    for end in sorted({min(cut, len(facts)) for cut in cuts} | {len(facts)}):
+        chunk, start = facts[start:end], end
+        if not chunk:
+            continue
+        seen += chunk
+        since = min(map(utc_day, chunk))
+        assert daily.update(seen, since) == daily_masteries(seen, since=since)
+    assert DailySnapshots().update(seen) == daily_masteries(seen)

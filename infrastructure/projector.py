@@ -15,7 +15,6 @@ by id never skips a late-committing transaction.
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 import threading
@@ -23,7 +22,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +32,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent, Tracking
 
 from domain.student_mastery import student_aggregate_id
+from infrastructure import collector
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.settings import Settings
@@ -129,21 +128,26 @@ class Projector:
         return len(notifications)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
-        """Project until ``stop`` is set: catch up, then wake on each commit (LISTEN/NOTIFY)."""
+        """Project until ``stop`` is set: catch up, then wake on each commit (LISTEN/NOTIFY).
+
+        The garbage collector is paced while it runs (``collector.Paced``): its automatic full
+        collections over the history cache were the largest part of the lag."""
         backoff = 0.1
-        while not stop.is_set():
-            try:
-                self.catch_up()
-                with self._listener() as wait_for_commit:
-                    backoff = 0.1
-                    while not stop.is_set():
-                        if not self.process_next_batch():
-                            wait_for_commit(idle_wait)
-            except Exception:  # a service is down: keep the worker alive and retry
-                log.exception("projector failed; retrying in %.1f s", backoff)
-                self._forget()
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+        with collector.Paced() as paced:
+            while not stop.is_set():
+                try:
+                    self.catch_up()
+                    with self._listener() as wait_for_commit:
+                        backoff = 0.1
+                        while not stop.is_set():
+                            if not self.process_next_batch():
+                                wait_for_commit(idle_wait)
+                            paced.tick()
+                except Exception:  # a service is down: keep the worker alive and retry
+                    log.exception("projector failed; retrying in %.1f s", backoff)
+                    self._forget()
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
 
     def _listener(self) -> Any:
         return _Listener(self.database_url, self.application.recorder.events_table_name)  # type: ignore[attr-defined]
@@ -189,7 +193,7 @@ class Projector:
         done = 0
         for start in range(0, len(originators), self.bulk_chunk):
             chunk = originators[start : start + self.bulk_chunk]
-            with _collector_paused():
+            with collector.paused():
                 histories = self._load(chunk, head)
                 self.view.apply([student_update(h) for h in histories.values() if h.facts], None)
             done += len(chunk)
@@ -257,24 +261,6 @@ class Projector:
         with psycopg.connect(self.database_url) as conn:
             rows = conn.execute(SELECT_TENANT_STUDENTS, (tenant_id,)).fetchall()
         return sorted(row[0] for row in rows)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one chunk of a bulk pass.
-
-    A chunk allocates hundreds of thousands of short-lived objects while it holds the chunk's
-    histories, so the collector would rescan those histories over and over: about a quarter of
-    a rebuild's time. Nothing the chunk builds is cyclic (reference counting frees it), and
-    the collector runs as usual once the chunk is done.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _progress: Any = None  # per worker process: slots of students done, one per worker

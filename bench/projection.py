@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,11 @@ from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 
+STORE_END = date(2026, 11, 20)
+
 
 def load_store(settings: Settings, events: int, students: int) -> None:
-    shape = CohortShape(students=students, events=events, days=60, tenant_id="bench")
+    shape = CohortShape(students=students, events=events, days=60, tenant_id="bench", end=STORE_END)
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "events.jsonl"
         with source.open("w", encoding="utf-8") as out:
@@ -86,15 +89,15 @@ def rebuild(settings: Settings, events: int) -> dict[str, Any]:
     }
 
 
-def live_lag(settings: Settings, rate: int, seconds: int, students: int) -> dict[str, Any]:
+def live_lag(settings: Settings, rate: int, seconds: int, shape: CohortShape) -> dict[str, Any]:
+    """Ingest ``shape``'s events at ``rate`` while a projector runs; per committed batch, the
+    time until the projector's position reaches it."""
     stop = threading.Event()
     with build(settings) as projecting, build(settings) as writer:
         projecting.projector.catch_up()
         runner = threading.Thread(target=projecting.projector.run, args=(stop,), daemon=True)
         runner.start()
-        events = cohort_events(
-            CohortShape(students=students, events=rate * seconds, days=1, tenant_id="live", seed=99)
-        )
+        events = cohort_events(replace(shape, events=rate * seconds))
         per_tick, tick = max(1, rate // 50), 1 / 50
         commits: list[tuple[int, float]] = []
         reached: dict[int, float] = {}
@@ -168,11 +171,26 @@ def main() -> None:
         load_store(settings, args.events, args.students)
         read_only = ceiling(settings)
         rebuilt = rebuild(settings, args.events)
+        # New students (short histories), then the rebuilt students with their whole history
+        # (about 100 events each), on the day after it: every event re-reads a long history.
         lag = live_lag(
-            replace(settings, redis_prefix="bench-projection:"),
+            settings,
             args.rate,
             args.seconds,
-            args.students,
+            CohortShape(students=args.students, days=1, tenant_id="live", seed=99),
+        )
+        lag_long = live_lag(
+            settings,
+            args.rate,
+            args.seconds,
+            CohortShape(
+                students=args.students,
+                days=1,
+                tenant_id="bench",
+                end=STORE_END + timedelta(days=1),
+                seed=98,
+                id_prefix="live",
+            ),
         )
         facts = server_facts(url)
         for name in client.scan_iter(match="bench-projection:*", count=1000):
@@ -187,6 +205,7 @@ def main() -> None:
         "ceiling_read_and_decode_only": {"events_per_second": read_only},
         "rebuild_fraction_of_ceiling": rebuilt["notifications_per_second"] / read_only,
         "live": lag,
+        "live_long_histories": lag_long,
         "targets": {"rebuild_events_per_second": 20_000, "live_p99_ms": 250},
     }
     path = write_result("projection", result)

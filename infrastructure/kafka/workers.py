@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -25,6 +26,7 @@ from infrastructure.settings import Settings
 log = structlog.get_logger(__name__)
 
 CHILD_STOP_SECONDS = 60.0
+EXIT_PARENT_GONE = 70  # an orphaned consumer child ends itself (EX_SOFTWARE)
 
 Worker = Callable[[Settings, threading.Event], None]
 
@@ -121,8 +123,14 @@ def _child_consumer(settings: Settings, parent: int) -> None:
     def watch_parent() -> None:
         while not stop.wait(1.0):
             if os.getppid() != parent:
+                # The parent died without leaving the group, so the group waits out its session
+                # timeout anyway: leaving gracefully would gain nothing, and a LeaveGroup in
+                # the middle of a rebalance wedges tansu's group (docs/kafka.md). Die as the
+                # parent did; whatever this process had not committed is re-delivered.
                 log.warning("parent_gone")
-                stop.set()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(EXIT_PARENT_GONE)
 
     threading.Thread(target=watch_parent, daemon=True).start()
     run_consumer(settings, stop)

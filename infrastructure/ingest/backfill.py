@@ -17,6 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Protocol
 
+from infrastructure import collector
 from infrastructure.event_store.application import Status
 from infrastructure.ingest.files import SourceRecord, read_records
 from infrastructure.ingest.service import IngestReport, IngestService, Outcome
@@ -65,11 +66,13 @@ def backfill_file(
         records = read_records(path, stream)
         if partition is not None:
             records = (record for record in records if partition.owns(record.item))
-        for batch in _batches(records, service.batch_size):
-            validated = service.validate([record.item for record in batch])
-            if in_flight is not None:
-                _account(summary, rejects, path, *in_flight, on_progress)
-            in_flight = (batch, writer.submit(service.record, validated), _tell(stream))
+        with collector.Paced() as paced:  # the aggregate cache is large and long-lived
+            for batch in _batches(records, service.batch_size):
+                validated = service.validate([record.item for record in batch])
+                if in_flight is not None:
+                    _account(summary, rejects, path, *in_flight, on_progress)
+                in_flight = (batch, writer.submit(service.record, validated), _tell(stream))
+                paced.tick()
         if in_flight is not None:
             _account(summary, rejects, path, *in_flight, on_progress)
     return summary

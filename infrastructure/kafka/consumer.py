@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from infrastructure import collector
 from infrastructure.event_store.application import Status
 from infrastructure.ingest.contract import FieldError
 from infrastructure.ingest.service import IngestService, Outcome
@@ -82,10 +83,12 @@ class IngestWorker:
         )
         log.info("consumer_started", topic=self.settings.kafka_requests_topic)
         try:
-            while not stop.is_set():
-                self._step(consumer, producer, stop)
-                if time.monotonic() - self._last_stats >= self.stats_interval:
-                    self._report(consumer)
+            with collector.Paced() as paced:  # the aggregate cache is large and long-lived
+                while not stop.is_set():
+                    self._step(consumer, producer, stop)
+                    paced.tick()
+                    if time.monotonic() - self._last_stats >= self.stats_interval:
+                        self._report(consumer)
         finally:
             self._report(consumer)
             consumer.close()

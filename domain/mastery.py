@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -321,14 +321,13 @@ class _EvidencePart:
         )
 
 
-def _decimal(value: float) -> Fraction:
-    """The exact value of the decimal a float was written as (0.7 -> 7/10)."""
-    return Fraction(repr(value))
-
-
 def _decimal_ratio(value: float) -> Ratio:
-    """``_decimal`` as a ``Ratio`` (Decimal parses in C; Fraction's parser is Python)."""
+    """The exact value of the decimal a float was written as (0.7 -> 7/10)."""
     return Decimal(repr(value)).as_integer_ratio()
+
+
+def _decimal(value: float) -> Fraction:
+    return Fraction(*_decimal_ratio(value))
 
 
 def _capped_ratio(numerator: int, denominator: int) -> Ratio:
@@ -889,14 +888,7 @@ def daily_masteries(
     With ``since``, only dates on or after it are computed (earlier facts still count): what a
     late event dated ``since`` changes.
     """
-    ledger = MasteryLedger.empty()
-    snapshots: dict[date, Mastery] = {}
-    for day, facts_of_day in itertools.groupby(_in_order(facts), key=_utc_day):
-        for fact in facts_of_day:
-            ledger.add(fact)
-        if since is None or day >= since:
-            snapshots[day] = ledger.mastery(day)
-    return snapshots
+    return DailySnapshots().update(facts, since)
 
 
 class DailySnapshots:
@@ -916,7 +908,7 @@ class DailySnapshots:
         self._before_latest = MasteryLedger.empty()  # every fact dated before ``_latest``
 
     def update(
-        self, facts: Collection[LearningFact], since: date | None = None
+        self, facts: Iterable[LearningFact], since: date | None = None
     ) -> dict[date, Mastery]:
         """Snapshots from ``since`` on (all without it) of ``facts``: every fact of the student,
         where those not seen by the previous call are all dated on or after ``since``."""

@@ -68,6 +68,8 @@ class Container:
         return self._projector
 
     def close(self) -> None:
+        if self._projector is not None:
+            self._projector.close()
         if self._redis is not None:
             self._redis.close()
         self.application.close()

@@ -92,6 +92,7 @@ class Projector:
         self._cached_up_to: int | None = None  # the position the cached histories continue
         self.settings = settings  # lets a bulk pass spread over worker processes
         self.workers = workers
+        self._conn: psycopg.Connection[Any] | None = None  # for history reads; see _rows
 
     # --- following the log -------------------------------------------------------------------
 
@@ -238,8 +239,7 @@ class Projector:
         return histories_from(list(self._stored_events(originators, up_to)))
 
     def _stored_events(self, originators: Sequence[UUID], up_to: int) -> Iterator[tuple[int, Any]]:
-        with psycopg.connect(self.database_url) as conn:
-            rows = conn.execute(SELECT_STUDENT_EVENTS, (list(originators), up_to)).fetchall()
+        rows = self._rows(SELECT_STUDENT_EVENTS, (list(originators), up_to))
         for originator_id, version, topic, state, notification_id in rows:
             domain_event = self._decode(StoredEvent(originator_id, version, topic, bytes(state)))
             if domain_event is not None:
@@ -253,14 +253,24 @@ class Projector:
             return None
 
     def _touched(self, after: int, up_to: int) -> list[UUID]:
-        with psycopg.connect(self.database_url) as conn:
-            rows = conn.execute(SELECT_TOUCHED, (after, up_to)).fetchall()
+        rows = self._rows(SELECT_TOUCHED, (after, up_to))
         return sorted(row[0] for row in rows)
 
     def _tenant_students(self, tenant_id: str) -> list[UUID]:
-        with psycopg.connect(self.database_url) as conn:
-            rows = conn.execute(SELECT_TENANT_STUDENTS, (tenant_id,)).fetchall()
+        rows = self._rows(SELECT_TENANT_STUDENTS, (tenant_id,))
         return sorted(row[0] for row in rows)
+
+    def _rows(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of a read query on the projector's own connection: opened on first use and
+        again after it broke, rather than once per cache miss."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.database_url, autocommit=True)
+        return self._conn.execute(query, params).fetchall()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 _progress: Any = None  # per worker process: slots of students done, one per worker

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -24,8 +23,11 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
+    InterfaceError,
     JSONTranscoder,
     Mapper,
+    OperationalError,
+    Recording,
     Transcoder,
     Transcoding,
 )
@@ -33,6 +35,7 @@ from eventsourcing.utils import get_topic
 
 from domain.mastery import Mastery, MasteryLedger, mastery_as_of, timeline
 from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
+from infrastructure.event_store.aggregate_cache import LendingCache, StudentLocks
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
 from infrastructure.event_store.keys import KeyRing, MasterKey
 from infrastructure.event_store.recorder import (
@@ -55,12 +58,23 @@ class Status(StrEnum):
     CONFLICT = "conflict"
     REJECTED = "rejected"
     ERASED = "erased"  # internal: reported to producers as rejected, code student_erased
+    FAILED = "failed"  # internal: the aggregate refused it; rejected, code processing_failed
 
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     statuses: list[Status]  # one per input event, in input order
     position: int | None  # highest notification id written (None if nothing was written)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What one ``record_events`` call has tried so far."""
+
+    placed: dict[tuple[str, str], tuple[UUID, int]] = field(default_factory=dict)
+    refused: set[tuple[str, str]] = field(default_factory=set)  # the aggregate raised on these
+    position: int | None = None
+    uncertain: Exception | None = None  # the last write failed in a way that may have committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +103,8 @@ class MasteryApplication(Application[UUID]):
     def __init__(self, settings: Settings) -> None:
         self.keyring = keyring_for(settings)
         self.snapshot_interval = settings.snapshot_interval
-        self._cache: OrderedDict[UUID, StudentMastery] = OrderedDict()
-        self._cache_size = settings.aggregate_cache_size
+        self._aggregates: LendingCache[StudentMastery] = LendingCache(settings.aggregate_cache_size)
+        self._student_locks = StudentLocks()
         super().__init__(env=persistence_env(settings))
 
     @property
@@ -129,114 +143,188 @@ class MasteryApplication(Application[UUID]):
     # --- writing ------------------------------------------------------------------------
 
     def record_events(self, events: Sequence[ValidatedEvent]) -> WriteResult:
-        """Record a batch: each event is recorded, a duplicate or a conflict.
+        """Record a batch: each event is recorded, a duplicate, a conflict, or refused.
 
-        Idempotent and safe under concurrent writers; never records an event twice.
+        All or nothing per event, under any exception and any concurrency: the threads of this
+        process take turns per student, writers in other processes are detected by the store's
+        keys and retried, an aggregate is only ever changed on a private copy that is dropped
+        if anything fails, and a learning event is stored only together with its idempotency
+        row (``_record``). An event the aggregate refuses is reported ``FAILED`` and the rest
+        of the batch is recorded without it.
         """
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            statuses, fresh = self._classify(events)
-            erased = self._erased_students(fresh)
-            if erased:
-                for index, event in enumerate(events):
-                    if statuses[index] is Status.RECORDED and _student_of(event) in erased:
-                        statuses[index] = Status.ERASED
-                fresh = [e for e in fresh if _student_of(e) not in erased]
+        with self._student_locks.holding({_student_of(e) for e in events}):
+            return self._record_in_turn(events)
+
+    def _record_in_turn(self, events: Sequence[ValidatedEvent]) -> WriteResult:
+        attempt = _Attempt()
+        for number in range(1, MAX_WRITE_ATTEMPTS + 1):
+            statuses, fresh, ours = self._classify(events, attempt)
+            if attempt.uncertain is not None and not ours:
+                raise attempt.uncertain  # the write did not commit: the caller retries later
+            if ours and attempt.position is None:
+                attempt.position = self.head()  # committed, but the answer was lost
+            attempt.uncertain = None
+            fresh = self._without_erased(events, statuses, fresh)
             if not fresh:
-                return WriteResult(statuses, None)
+                return WriteResult(statuses, attempt.position)
+            refused = len(attempt.refused)
             try:
-                position = self._write(fresh)
+                attempt.position = self._write(fresh, attempt)
             except IntegrityError:
                 # A concurrent writer took a version or an event_id first: re-read, retry.
-                self._evict({student_aggregate_id(e.tenant_id, e.student_id) for e in fresh})
-                time.sleep(random.uniform(0, 0.005 * attempt))
+                time.sleep(random.uniform(0, 0.005 * number))
                 continue
-            return WriteResult(statuses, position)
+            except (OperationalError, InterfaceError) as error:
+                attempt.uncertain = error  # it may or may not have committed: look again
+                continue
+            if len(attempt.refused) == refused:
+                return WriteResult(statuses, attempt.position)
+            # The aggregate refused an event: the rest was written; look again for each outcome.
         raise WriteContentionError(len(events), MAX_WRITE_ATTEMPTS)
 
     def _classify(
-        self, events: Sequence[ValidatedEvent]
-    ) -> tuple[list[Status], list[ValidatedEvent]]:
-        recorded = self.idempotent_recorder.recorded_hashes(e.key for e in events)
+        self, events: Sequence[ValidatedEvent], attempt: _Attempt
+    ) -> tuple[list[Status], list[ValidatedEvent], bool]:
+        """Each event's status, the events still to write, and whether any event was found
+        stored exactly where this writer's earlier attempt put it (that attempt committed)."""
+        recorded = self.idempotent_recorder.recorded_entries(e.key for e in events)
         statuses: list[Status] = []
         fresh: list[ValidatedEvent] = []
         seen: dict[tuple[str, str], str] = {}
+        ours = False
         for event in events:
-            known = recorded.get(event.key)
-            earlier = seen.get(event.key)
-            if known is not None:
-                same = known.hex() == event.content_hash
-                statuses.append(Status.DUPLICATE if same else Status.CONFLICT)
+            key = event.key
+            known = recorded.get(key)
+            earlier = seen.get(key)
+            if key in attempt.refused:
+                statuses.append(Status.FAILED)
+            elif known is not None and known.content_hash.hex() != event.content_hash:
+                statuses.append(Status.CONFLICT)
+            elif known is not None and attempt.placed.get(key) == known.place and earlier is None:
+                seen[key] = event.content_hash
+                ours = True
+                statuses.append(Status.RECORDED)
+            elif known is not None:
+                statuses.append(Status.DUPLICATE)
             elif earlier is not None:
                 same = earlier == event.content_hash
                 statuses.append(Status.DUPLICATE if same else Status.CONFLICT)
             else:
-                seen[event.key] = event.content_hash
+                seen[key] = event.content_hash
                 fresh.append(event)
                 statuses.append(Status.RECORDED)
-        return statuses, fresh
+        return statuses, fresh, ours
 
-    def _erased_students(self, events: Sequence[ValidatedEvent]) -> set[UUID]:
+    def _without_erased(
+        self, events: Sequence[ValidatedEvent], statuses: list[Status], fresh: list[ValidatedEvent]
+    ) -> list[ValidatedEvent]:
         """Asked of the database every batch (even without a master key configured), so an
         erased student never gets new events, whatever this process has cached."""
-        if not events:
-            return set()
-        return self.idempotent_recorder.erased_among({_student_of(e) for e in events})
+        if not fresh:
+            return fresh
+        erased = self.idempotent_recorder.erased_among({_student_of(e) for e in fresh})
+        if not erased:
+            return fresh
+        pending = {e.key for e in fresh}
+        for index, event in enumerate(events):
+            if event.key in pending and _student_of(event) in erased:
+                statuses[index] = Status.ERASED
+        return [e for e in fresh if _student_of(e) not in erased]
 
-    def _write(self, events: Sequence[ValidatedEvent]) -> int:
+    def _write(self, events: Sequence[ValidatedEvent], attempt: _Attempt) -> int | None:
+        """Apply ``events`` to borrowed aggregates and save them in one transaction."""
         if self.keyring is not None:
             self.keyring.ensure({_student_of(e): e.tenant_id for e in events})
-        aggregates = self._get_or_enroll({(e.tenant_id, e.student_id) for e in events})
-        rows = []
+        by_student: dict[UUID, list[ValidatedEvent]] = {}
         for event in events:
-            aggregate = aggregates[student_aggregate_id(event.tenant_id, event.student_id)]
-            aggregate.record(event)
-            rows.append(
-                EventIdRow(
-                    event.tenant_id,
-                    event.event_id,
-                    bytes.fromhex(event.content_hash),
-                    aggregate.id,
-                    aggregate.version,
-                )
-            )
-        try:
-            recordings = self.save(*aggregates.values(), **{EVENT_IDS_KWARG: rows})
-        except Exception:
-            self._evict(set(aggregates))
-            raise
-        self._remember(aggregates.values())
-        return max(r.notification.id for r in recordings)
+            by_student.setdefault(_student_of(event), []).append(event)
+        borrowed = self._borrow({student: batch[0] for student, batch in by_student.items()})
+        aggregates = {
+            aggregate_id: self._apply(borrowed[aggregate_id], student_events, attempt)
+            for aggregate_id, student_events in by_student.items()
+        }
+        changed = [a for a in aggregates.values() if a.pending_events]
+        for aggregate in changed:
+            for pending in aggregate.pending_events:
+                if isinstance(pending, StudentMastery.LearningEventRecorded):
+                    key = (aggregate.tenant_id, pending.event_id)
+                    attempt.placed[key] = (aggregate.id, pending.originator_version)
+        position = None
+        if changed:
+            recordings = self.save(*changed)
+            position = max(r.notification.id for r in recordings)
+        self._aggregates.give_back(aggregates.items())
+        return position
 
-    def _get_or_enroll(self, students: set[tuple[str, str]]) -> dict[UUID, StudentMastery]:
-        aggregates: dict[UUID, StudentMastery] = {}
-        missing: dict[UUID, tuple[str, str]] = {}
-        for tenant_id, student_id in students:
-            aggregate_id = student_aggregate_id(tenant_id, student_id)
-            cached = self._cache.get(aggregate_id)
+    def _apply(
+        self, aggregate: StudentMastery, events: Sequence[ValidatedEvent], attempt: _Attempt
+    ) -> StudentMastery:
+        """Record ``events`` on ``aggregate``; an event it refuses is left out, and the
+        aggregate (which the refusal may have half-changed) is loaded again without it."""
+        while True:
+            for event in events:
+                if event.key in attempt.refused:
+                    continue
+                try:
+                    aggregate.record(event)
+                except Exception:
+                    log.exception(
+                        "learning event %r of tenant %r could not be applied; left out",
+                        event.event_id,
+                        event.tenant_id,
+                    )
+                    attempt.refused.add(event.key)
+                    break
+            else:
+                return aggregate
+            aggregate = self._load(events[0])
+
+    def _borrow(self, firsts: dict[UUID, ValidatedEvent]) -> dict[UUID, StudentMastery]:
+        """Each student's aggregate: taken out of the cache, else loaded, else new."""
+        borrowed: dict[UUID, StudentMastery] = {}
+        missing: dict[UUID, ValidatedEvent] = {}
+        for aggregate_id, event in firsts.items():
+            cached = self._aggregates.lend(aggregate_id)
             if cached is not None:
-                aggregates[aggregate_id] = cached
+                borrowed[aggregate_id] = cached
             else:
-                missing[aggregate_id] = (tenant_id, student_id)
+                missing[aggregate_id] = event
         existing = self.idempotent_recorder.existing_originators(missing)
-        for aggregate_id, (tenant_id, student_id) in missing.items():
-            if aggregate_id in existing:
-                aggregates[aggregate_id] = self.repository.get(aggregate_id)
-            else:
-                aggregates[aggregate_id] = StudentMastery(tenant_id, student_id)
-        return aggregates
+        for aggregate_id, event in missing.items():
+            borrowed[aggregate_id] = (
+                self.repository.get(aggregate_id)
+                if aggregate_id in existing
+                else StudentMastery(event.tenant_id, event.student_id)
+            )
+        return borrowed
 
-    def _remember(self, aggregates: Any) -> None:
-        if self._cache_size <= 0:
-            return
-        for aggregate in aggregates:
-            self._cache[aggregate.id] = aggregate
-            self._cache.move_to_end(aggregate.id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+    def _load(self, event: ValidatedEvent) -> StudentMastery:
+        """The student's aggregate as stored, or a new one if nothing is stored yet."""
+        try:
+            aggregate: StudentMastery = self.repository.get(_student_of(event))
+        except AggregateNotFoundError:
+            return StudentMastery(event.tenant_id, event.student_id)
+        return aggregate
 
-    def _evict(self, aggregate_ids: set[UUID]) -> None:
-        for aggregate_id in aggregate_ids:
-            self._cache.pop(aggregate_id, None)
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Every save writes one idempotency row per learning event it stores, in the same
+        statement: no path can store a learning event without its row, or a row without it."""
+        rows = []
+        for domain_event in processing_event.events:
+            if isinstance(domain_event, StudentMastery.LearningEventRecorded):
+                aggregate = processing_event.aggregates[domain_event.originator_id]
+                assert isinstance(aggregate, StudentMastery)
+                rows.append(
+                    EventIdRow(
+                        aggregate.tenant_id,
+                        domain_event.event_id,
+                        bytes.fromhex(domain_event.content_hash),
+                        domain_event.originator_id,
+                        domain_event.originator_version,
+                    )
+                )
+        processing_event.saved_kwargs[EVENT_IDS_KWARG] = rows
+        return super()._record(processing_event)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshot, in one insert, every aggregate whose batch crossed an interval boundary.
@@ -253,8 +341,14 @@ class MasteryApplication(Application[UUID]):
             before = first_versions[aggregate_id] - 1
             if aggregate.version // self.snapshot_interval > before // self.snapshot_interval:
                 snapshots.append(Snapshot.take(aggregate))
-        if snapshots:
+        if not snapshots:
+            return
+        try:
             self.snapshots.put(snapshots)
+        except Exception:
+            # The events are committed; a snapshot is only a shortcut for loading them, and
+            # one that failed (a concurrent writer took it, a dropped connection) is skipped.
+            log.warning("snapshots not saved; aggregates load from their events", exc_info=True)
 
     # --- reading ------------------------------------------------------------------------
 

@@ -48,10 +48,18 @@ SELECT_EXISTING = SQL(
 )
 
 SELECT_EVENT_IDS = (
-    "SELECT k.tenant_id, k.event_id, i.content_hash "
+    "SELECT k.tenant_id, k.event_id, i.content_hash, i.originator_id, i.originator_version "
     "FROM unnest(%s::text[], %s::text[]) AS k(tenant_id, event_id) "
     "JOIN mastery_event_ids AS i USING (tenant_id, event_id)"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEntry:
+    """What the idempotency ledger says of an accepted event_id."""
+
+    content_hash: bytes
+    place: tuple[UUID, int]  # the stored event it became: (originator_id, originator_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +127,10 @@ class IdempotentApplicationRecorder(PostgresApplicationRecorder):
             )
             return {row["originator_id"] for row in curs.fetchall()}
 
-    def recorded_hashes(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
-        """Content hashes of the given (tenant_id, event_id) pairs that are already recorded."""
+    def recorded_entries(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], RecordedEntry]:
+        """The ledger's entries for those of the (tenant_id, event_id) pairs already accepted."""
         pairs = list(keys)
         if not pairs:
             return {}
@@ -130,6 +140,9 @@ class IdempotentApplicationRecorder(PostgresApplicationRecorder):
                 ([tenant for tenant, _ in pairs], [event_id for _, event_id in pairs]),
             )
             return {
-                (row["tenant_id"], row["event_id"]): bytes(row["content_hash"])
+                (row["tenant_id"], row["event_id"]): RecordedEntry(
+                    bytes(row["content_hash"]),
+                    (row["originator_id"], row["originator_version"]),
+                )
                 for row in curs.fetchall()
             }

@@ -29,6 +29,8 @@ from infrastructure.ingest.identifiers import IDENTIFIER_PATTERN, TENANT_PATTERN
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
+MAX_METADATA_DEPTH = 16
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(hours=24)
 EVENT_TYPE = "mastery.calculation.requested"
 DEFAULT_TENANT = "default"
@@ -110,15 +112,27 @@ class LearningEventIn(_Strict):
                 "must be an RFC 3339 date-time with a UTC offset, e.g. 2026-01-14T10:30:00Z"
             )
         try:
-            parse_timestamp(value)
+            moment = parse_timestamp(value)
+        except OverflowError:
+            raise ValueError("is outside the range of representable date-times") from None
         except ValueError as exc:
             raise ValueError(f"is not a valid date-time: {exc}") from None
+        if moment < EARLIEST:
+            raise ValueError("must not be before 1970-01-01T00:00:00Z")
         return value
 
     @field_validator("metadata")
     @classmethod
-    def check_metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(canonical_json(value)) > MAX_METADATA_BYTES:
+    def check_metadata_shape(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return value
+        if json_depth(value, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+            raise ValueError(f"must be at most {MAX_METADATA_DEPTH} levels deep")
+        try:
+            size = len(canonical_json(value))
+        except (TypeError, ValueError):  # only from callers that pass Python objects, not JSON
+            raise ValueError("must hold only strings, numbers, booleans and null") from None
+        if size > MAX_METADATA_BYTES:
             raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes serialized")
         return value
 
@@ -244,6 +258,23 @@ def validate_event(obj: Any, now: datetime) -> ValidatedEvent:
         metadata=event.metadata,
         content_hash=hashlib.sha256(canonical_json(normalized)).hexdigest(),
     )
+
+
+def json_depth(value: object, limit: int) -> int:
+    """How deeply ``value`` nests objects and arrays (a scalar is 0, ``{}`` is 1), counted
+    without recursion and only up to ``limit + 1``: any depth of input is safe to measure."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse_timestamp(value: str) -> datetime:

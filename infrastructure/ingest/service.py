@@ -6,6 +6,7 @@ as the ``InvalidEvent`` its own parsing produced) and gets one ``Outcome`` per i
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +20,18 @@ from infrastructure.ingest.contract import (
     validate_event,
 )
 
+log = logging.getLogger(__name__)
+
 CONFLICT_ERROR = FieldError(
     "event_id", "this event_id was already recorded with different content", "conflict"
 )
 ERASED_ERROR = FieldError(
     "student_id", "this student has been erased; no new events are accepted", "student_erased"
 )
+FAILED_ERROR = FieldError(
+    "", "the event passed validation but could not be applied; it was not recorded", "failed"
+)
+UNCHECKABLE_ERROR = FieldError("", "the event could not be validated", "validation_error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,12 @@ class IngestService:
             except InvalidEvent as invalid:
                 batch.outcomes.append(_rejected(item, invalid))
                 continue
+            except Exception:
+                # A gap in the contract's checks must cost this one input, not the batch.
+                log.exception("validation raised instead of rejecting an input")
+                unchecked = InvalidEvent("validation_error", [UNCHECKABLE_ERROR])
+                batch.outcomes.append(_rejected(item, unchecked))
+                continue
             batch.slots.append(len(batch.outcomes))
             batch.outcomes.append(None)
             batch.events.append(event)
@@ -113,15 +126,22 @@ class ValidatedBatch:
     slots: list[int] = field(default_factory=list)  # where each event's outcome goes
 
 
+REFUSALS = {
+    Status.ERASED: ("student_erased", ERASED_ERROR),
+    Status.FAILED: ("processing_failed", FAILED_ERROR),
+}
+
+
 def _outcome(event: ValidatedEvent, status: Status) -> Outcome:
-    if status is Status.ERASED:
+    if status in REFUSALS:
+        code, error = REFUSALS[status]
         return Outcome(
             Status.REJECTED,
             event.event_id,
             event.tenant_id,
             event.student_id,
-            code="student_erased",
-            errors=(ERASED_ERROR,),
+            code=code,
+            errors=(error,),
         )
     conflict = status is Status.CONFLICT
     return Outcome(

@@ -49,3 +49,53 @@ def learning_event_rows(database_url: str) -> int:
     return count_rows(
         database_url, "SELECT count(*) FROM mastery_events WHERE topic NOT LIKE '%Enrolled'"
     )
+
+
+def store_violations(database_url: str, application: Any) -> list[str]:
+    """The event store's invariants (SPEC §10), checked independently of the product's own
+    ``store check``: every stored learning event has its idempotency row and vice versa, each
+    (tenant, event_id) is stored once, and each student's versions are contiguous from 1 and
+    committed in version order. ``application`` decodes the stored events (it may encrypt)."""
+    problems: list[str] = []
+    with psycopg.connect(database_url) as conn:
+        out_of_order = conn.execute(
+            "SELECT count(*) FROM (SELECT notification_id, lag(notification_id) OVER "
+            "(PARTITION BY originator_id ORDER BY originator_version) AS previous "
+            "FROM mastery_events) AS t WHERE previous > notification_id"
+        ).fetchone()
+        gaps = conn.execute(
+            "SELECT originator_id FROM mastery_events GROUP BY originator_id "
+            "HAVING max(originator_version) <> count(*) OR min(originator_version) <> 1"
+        ).fetchall()
+        originators = [
+            row[0] for row in conn.execute("SELECT DISTINCT originator_id FROM mastery_events")
+        ]
+        rows = conn.execute(
+            "SELECT tenant_id, event_id, originator_id, originator_version FROM mastery_event_ids"
+        ).fetchall()
+    assert out_of_order is not None
+    if out_of_order[0]:
+        problems.append(f"{out_of_order[0]} versions committed out of version order")
+    problems.extend(f"versions of {originator} are not contiguous from 1" for (originator,) in gaps)
+    ledger = {(row[2], row[3]): (row[0], row[1]) for row in rows}
+    stored: dict[tuple[Any, int], tuple[str, str]] = {}
+    for originator in originators:
+        tenant = None
+        for domain_event in application.events.get(originator):
+            tenant = getattr(domain_event, "tenant_id", tenant)
+            event_id = getattr(domain_event, "event_id", None)
+            if event_id is not None:
+                stored[(originator, domain_event.originator_version)] = (tenant, event_id)
+    for place, key in stored.items():
+        if ledger.get(place) != key:
+            problems.append(f"stored event {key} at {place} has no matching idempotency row")
+    problems.extend(
+        f"idempotency row {key} points at {place}, which holds no such event"
+        for place, key in ledger.items()
+        if stored.get(place) != key
+    )
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for key in stored.values():
+        counts[key] += 1
+    problems.extend(f"{key} is stored {n} times" for key, n in counts.items() if n > 1)
+    return problems

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -42,6 +42,7 @@ from infrastructure.event_store.recorder import (
     EVENT_IDS_KWARG,
     EventIdRow,
     IdempotentApplicationRecorder,
+    RecordedEntry,
 )
 from infrastructure.event_store.transcoder import EventJSONTranscoder
 from infrastructure.ingest.contract import ValidatedEvent
@@ -71,7 +72,9 @@ class WriteResult:
 class _Attempt:
     """What one ``record_events`` call has tried so far."""
 
-    placed: dict[tuple[str, str], tuple[UUID, int]] = field(default_factory=dict)
+    # Where each event was put by this writer, and the stored event's own creation time,
+    # which tells this writer's copy from an identical one written concurrently elsewhere.
+    placed: dict[tuple[str, str], tuple[UUID, int, datetime]] = field(default_factory=dict)
     refused: set[tuple[str, str]] = field(default_factory=set)  # the aggregate raised on these
     position: int | None = None
     uncertain: Exception | None = None  # the last write failed in a way that may have committed
@@ -200,7 +203,7 @@ class MasteryApplication(Application[UUID]):
                 statuses.append(Status.FAILED)
             elif known is not None and known.content_hash.hex() != event.content_hash:
                 statuses.append(Status.CONFLICT)
-            elif known is not None and attempt.placed.get(key) == known.place and earlier is None:
+            elif known is not None and earlier is None and self._placed_here(key, known, attempt):
                 seen[key] = event.content_hash
                 ours = True
                 statuses.append(Status.RECORDED)
@@ -214,6 +217,16 @@ class MasteryApplication(Application[UUID]):
                 fresh.append(event)
                 statuses.append(Status.RECORDED)
         return statuses, fresh, ours
+
+    def _placed_here(self, key: tuple[str, str], known: RecordedEntry, attempt: _Attempt) -> bool:
+        """Whether the stored event is the very one this writer tried to store (its write
+        committed although the writer saw an error), not an equal one from another writer."""
+        placed = attempt.placed.get(key)
+        if placed is None or placed[:2] != known.place:
+            return False
+        originator_id, version, created = placed
+        stored = list(self.events.get(originator_id, gt=version - 1, lte=version))
+        return len(stored) == 1 and getattr(stored[0], "timestamp", None) == created
 
     def _without_erased(
         self, events: Sequence[ValidatedEvent], statuses: list[Status], fresh: list[ValidatedEvent]
@@ -247,8 +260,8 @@ class MasteryApplication(Application[UUID]):
         for aggregate in changed:
             for pending in aggregate.pending_events:
                 if isinstance(pending, StudentMastery.LearningEventRecorded):
-                    key = (aggregate.tenant_id, pending.event_id)
-                    attempt.placed[key] = (aggregate.id, pending.originator_version)
+                    place = (aggregate.id, pending.originator_version, pending.timestamp)
+                    attempt.placed[(aggregate.tenant_id, pending.event_id)] = place
         position = None
         if changed:
             recordings = self.save(*changed)

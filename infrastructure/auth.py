@@ -28,6 +28,8 @@ from infrastructure.settings import ConfigurationError, Settings
 
 MAX_LIST_CLAIM = 10_000
 VERIFIED_CACHE_SIZE = 10_000
+NUMERIC_DATES = ("exp", "iat", "nbf")
+MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class Role(StrEnum):
@@ -35,6 +37,9 @@ class Role(StrEnum):
     TEACHER = "teacher"
     ADMIN = "admin"
     SERVICE = "service"
+
+
+ROLES = frozenset(role.value for role in Role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,34 +117,56 @@ class TokenVerifier:
             raise InvalidTokenError("token expired") from None
         except jwt.InvalidTokenError as exc:
             raise InvalidTokenError(f"invalid token: {type(exc).__name__}") from None
+        for name in NUMERIC_DATES:
+            _check_numeric_date(name, claims.get(name))
         return principal_from_claims(claims), float(claims["exp"])
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The principal the claims name; a claim of the wrong type or value is an invalid token
+    (a signature proves who wrote the claims, not that they make sense)."""
     subject, role, tenant = claims.get("sub"), claims.get("role"), claims.get("tenant")
     if not isinstance(subject, str) or not subject or len(subject) > 256:
-        raise InvalidTokenError("claim sub must be a non-empty string")
-    if role not in set(Role):
+        raise InvalidTokenError("claim sub must be a non-empty string of at most 256 characters")
+    if not isinstance(role, str) or role not in ROLES:
         raise InvalidTokenError(f"claim role must be one of {', '.join(Role)}")
     if not isinstance(tenant, str):
         raise InvalidTokenError("claim tenant must be a string")
     try:
         check_tenant(tenant)
-        students = _identifiers("student", claims.get("students"))
-        classes = _identifiers("class", claims.get("classes"))
     except ValueError as exc:
-        raise InvalidTokenError(f"invalid claim: {exc}") from None
+        raise InvalidTokenError(f"claim tenant: {exc}") from None
+    students = _identifiers("students", "student", claims.get("students"))
+    classes = _identifiers("classes", "class", claims.get("classes"))
     return Principal(subject, Role(role), tenant, students, classes)
 
 
-def _identifiers(kind: str, value: object) -> frozenset[str]:
+def _check_numeric_date(name: str, value: object) -> None:
+    """A NumericDate claim (RFC 7519) is a number of seconds; PyJWT also takes strings such as
+    ``"1796012445"`` and integers too large for a float, which the product does not."""
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE
+    ):
+        raise InvalidTokenError(
+            f"claim {name} must be a number of seconds since 1970 before the year 10000"
+        )
+
+
+def _identifiers(claim: str, kind: str, value: object) -> frozenset[str]:
     if value is None:
         return frozenset()
     if not isinstance(value, list) or len(value) > MAX_LIST_CLAIM:
-        raise ValueError(f"{kind} list must be a list of at most {MAX_LIST_CLAIM} ids")
+        raise InvalidTokenError(f"claim {claim} must be a list of at most {MAX_LIST_CLAIM} ids")
     if not all(isinstance(item, str) for item in value):
-        raise ValueError(f"{kind} list must hold strings")
-    return frozenset(check_identifier(kind, item) for item in value)
+        raise InvalidTokenError(f"claim {claim} must hold strings only")
+    try:
+        return frozenset(check_identifier(kind, item) for item in value)
+    except ValueError as exc:
+        raise InvalidTokenError(f"claim {claim}: {exc}") from None
 
 
 def _public_key(pem: str) -> tuple[str, Any]:

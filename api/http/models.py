@@ -16,6 +16,7 @@ from infrastructure.ingest.contract import format_timestamp
 Level = Literal["beginner", "developing", "competent", "proficient", "expert"]
 MAX_WAIT_MS = 5000
 MAX_HISTORY_DAYS = 3660
+DEFAULT_HISTORY_DAYS = 89
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -52,18 +53,36 @@ class HistoryQuery(_Model):
     model_config = ConfigDict(populate_by_name=True)
 
     from_: IsoDate | None = Field(
-        None, alias="from", description="First date; default to - 89 days."
+        None,
+        alias="from",
+        description=f"First date; default to - {DEFAULT_HISTORY_DAYS} days. "
+        f"The range spans at most {MAX_HISTORY_DAYS} days.",
     )
     to: IsoDate | None = Field(None, description="Last date; default today (UTC).")
 
     @model_validator(mode="after")
-    def check_range(self) -> HistoryQuery:
-        if self.from_ is not None and self.to is not None:
-            if self.from_ > self.to:
-                raise ValueError("from must not be after to")
-            if (self.to - self.from_).days > MAX_HISTORY_DAYS:
-                raise ValueError(f"the range may span at most {MAX_HISTORY_DAYS} days")
+    def check_order(self) -> HistoryQuery:
+        if self.from_ is not None and self.to is not None and self.from_ > self.to:
+            raise ValueError("from must not be after to")
         return self
+
+    def dates(self, today: date) -> tuple[date, date]:
+        """The first and last dates asked for, the defaults filled in.
+
+        Raises ValueError when the range spans more than MAX_HISTORY_DAYS, whichever bounds
+        were given (``from`` alone reaches to today), or when ``from`` is after the default
+        ``to``. A default ``from`` stops at the calendar's first day."""
+        end = self.to or today
+        first = max(1, end.toordinal() - DEFAULT_HISTORY_DAYS)
+        start = self.from_ or date.fromordinal(first)
+        if start > end:
+            raise ValueError(f"from must not be after to (default today, {end.isoformat()})")
+        if (end - start).days > MAX_HISTORY_DAYS:
+            raise ValueError(
+                f"the range from {start.isoformat()} to {end.isoformat()} spans more than "
+                f"{MAX_HISTORY_DAYS} days"
+            )
+        return start, end
 
 
 class PredictionQuery(_Model):
@@ -88,18 +107,29 @@ class Components(_Model):
     consistency: float
 
 
-class Evidence(_Model):
+class ComponentCounts(_Model):
+    """How many events of each component."""
+
     completion: int
     quiz: int
     quality: int
     consistency: int
+
+
+class Evidence(ComponentCounts):
+    """The student's events per component, and on how many UTC dates there was activity."""
+
     activity_days: int
 
 
 class TopicOut(_Model):
+    """A topic's mastery; its consistency is the student's. A topic with only activity markers
+    is listed too, with completion, quiz and quality 0.0."""
+
     mastery_score: float
     level: Level
     components: Components
+    evidence: ComponentCounts = Field(description="The topic's events per component.")
 
 
 class RecommendationOut(_Model):

@@ -3,7 +3,7 @@ recommendations, events and timeline. Each reader runs in the thread pool, after
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,13 +28,12 @@ from api.http.models import (
     TimelineStep,
     TopicsOut,
 )
+from api.http.problems import invalid
 from api.http.services import Services
 from infrastructure.auth import Role
 from infrastructure.ingest.contract import format_timestamp
 from infrastructure.queries import MasteryRead
 from projections.view import StudentKey
-
-DEFAULT_HISTORY_DAYS = 89
 
 
 def mastery(services: Services, key: StudentKey, query: MasteryQuery) -> Response:
@@ -88,8 +87,10 @@ def _mastery_response(
 
 
 def history(services: Services, key: StudentKey, query: HistoryQuery) -> HistoryOut:
-    end = query.to or services.queries.today()
-    start = query.from_ or end - timedelta(days=DEFAULT_HISTORY_DAYS)
+    try:
+        start, end = query.dates(services.queries.today())
+    except ValueError as exc:
+        raise invalid([{"loc": "query.from", "msg": str(exc), "type": "value_error"}]) from None
     snapshots = services.queries.history(key, start, end)
     if not snapshots:
         services.queries.mastery(key, end)  # 404 for an unknown student

@@ -222,46 +222,82 @@ class Problem:
 
 def verify_export(folder: Path) -> list[Problem]:
     """Every way the folder differs from what its manifest and chains promise (empty: intact)."""
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise ExportError(f"{folder}: no manifest.json")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        fmt = manifest["format"]
-        files = {name: (tuple(f["columns"]), f) for name, f in manifest["files"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ExportError(f"{manifest_path}: not a readable manifest ({exc})") from None
+    fmt, files = _read_manifest(folder)
     problems: list[Problem] = []
     for name, (columns, expected) in files.items():
-        before = len(problems)
-        path = folder / name
-        if not path.is_file():
-            problems.append(Problem(name, None, "file is missing"))
-            continue
-        chain, count, first_problem = SEED, 0, None
-        for line, record, stated in _read_records(path, fmt):
-            count += 1
-            chain = _link(chain, _canonical(record, columns))
-            if stated != chain and first_problem is None:
-                first_problem = Problem(
-                    name, line, "record altered, or a record before it removed or reordered"
-                )
-                chain = stated  # carry on from what the file says, to report one break
-        if first_problem is not None:
-            problems.append(first_problem)
-        if count != expected["records"]:
-            problems.append(
-                Problem(name, None, f"{count} records, the manifest says {expected['records']}")
-            )
-        elif chain != expected["chain"] and first_problem is None:
-            problems.append(Problem(name, None, "the last chain value differs from the manifest"))
-        if _file_digest(path) != expected["sha256"] and len(problems) == before:
-            problems.append(Problem(name, None, "file digest differs from the manifest"))
+        problems += _verify_file(folder / name, fmt, columns, expected)
     return problems
 
 
+def _read_manifest(folder: Path) -> tuple[str, dict[str, tuple[tuple[str, ...], Any]]]:
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise ExportError(f"{folder}: not an export folder (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        fmt = manifest["format"]
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}")
+        files = {name: (tuple(f["columns"]), f) for name, f in manifest["files"].items()}
+        _check_manifest_files(files)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ExportError(f"{manifest_path}: not a readable manifest ({exc})") from None
+    except OSError as exc:
+        raise ExportError(f"{manifest_path}: cannot be read ({exc.strerror})") from None
+    return fmt, files
+
+
+def _verify_file(
+    path: Path, fmt: str, columns: tuple[str, ...], expected: dict[str, Any]
+) -> list[Problem]:
+    name = path.name
+    if not path.is_file():
+        return [Problem(name, None, "file is missing")]
+    problems: list[Problem] = []
+    chain, count = SEED, 0
+    try:
+        for line, record, stated in _read_records(path, fmt):
+            count += 1
+            chain = _link(chain, _canonical(record, columns))
+            if stated != chain and not problems:
+                problems.append(
+                    Problem(
+                        name, line, "record altered, or a record before it removed or reordered"
+                    )
+                )
+                chain = stated  # carry on from what the file says, to report one break
+    except (csv.Error, OSError) as exc:
+        return [Problem(name, None, f"unreadable after {count} records: {exc}")]
+    if count != expected["records"]:
+        problems.append(
+            Problem(name, None, f"{count} records, the manifest says {expected['records']}")
+        )
+    elif chain != expected["chain"] and not problems:
+        problems.append(Problem(name, None, "the last chain value differs from the manifest"))
+    if not problems and _file_digest(path) != expected["sha256"]:
+        problems.append(Problem(name, None, "file digest differs from the manifest"))
+    return problems
+
+
+def _check_manifest_files(files: dict[str, tuple[tuple[str, ...], Any]]) -> None:
+    """Each file entry names a file of the export folder itself and says what to expect."""
+    for name, (columns, expected) in files.items():
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"file name {name!r} is not a file of the export folder")
+        if not all(isinstance(column, str) for column in columns):
+            raise ValueError(f"{name}: columns must be names")
+        if not isinstance(expected.get("records"), int):
+            raise ValueError(f"{name}: records must be a number")
+        if not isinstance(expected.get("chain"), str) or not isinstance(
+            expected.get("sha256"), str
+        ):
+            raise ValueError(f"{name}: chain and sha256 must be text")
+
+
 def _read_records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any], str]]:
-    with path.open(encoding="utf-8", newline="") as stream:
+    """Each record with its line number and stated chain value; bytes that are not UTF-8 are
+    read as U+FFFD, so such a line fails its link like any other altered record."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as stream:
         if fmt == "csv":
             reader = csv.DictReader(stream)
             for row in reader:

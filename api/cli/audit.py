@@ -1,29 +1,59 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
+from api.cli.common import (
+    DATE_FORMAT,
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    console,
+    container,
+    existing_folder,
+    fail,
+    iso_date,
+    new_folder,
+)
 from infrastructure.audit import ExportError, export_subject, export_tenant, verify_export
 from infrastructure.ingest.identifiers import check_identifier, check_tenant
 
 app = typer.Typer(help="Compliance exports: audit exports, subject exports, verification.")
 
 
+class Format(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the export to.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            parser=new_folder,
+            metavar="DIR",
+            help="New or empty folder to write the export to (created if missing).",
+        ),
+    ],
     tenant: Annotated[str, typer.Option(help="Tenant id.")] = "default",
     student: Annotated[
         str | None, typer.Option(help="Export everything about one student.")
     ] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="First date (YYYY-MM-DD).")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Last date (YYYY-MM-DD).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    from_: Annotated[
+        date | None,
+        typer.Option("--from", parser=iso_date, metavar=DATE_FORMAT, help="First date."),
+    ] = None,
+    to: Annotated[
+        date | None,
+        typer.Option("--to", parser=iso_date, metavar=DATE_FORMAT, help="Last date."),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="File format.")] = Format.JSONL,
 ) -> None:
     """Export a tenant's events and access log over a date range, or all about one student,
     with a manifest (counts, positions, SHA-256 hash chain) that `audit verify` checks."""
@@ -31,14 +61,17 @@ def export(
         check_tenant(tenant)
         if student is not None:
             check_identifier("student", student)
-        start = date.fromisoformat(from_) if from_ else date.min
-        end = date.fromisoformat(to) if to else date.max
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    if student is not None and (from_ is not None or to is not None):
+        raise fail("--from and --to do not apply with --student: it exports everything", EXIT_USAGE)
+    if from_ is not None and to is not None and from_ > to:
+        raise fail(f"--from {from_} is after --to {to}", EXIT_USAGE)
+    start, end = from_ or date.min, to or date.max
     with container(redis=True) as built:
         try:
             if student is not None:
-                summary = export_subject(built, tenant, student, out, fmt)
+                summary = export_subject(built, tenant, student, out, fmt.value)
             else:
                 columns = (SpinnerColumn(), TextColumn("exporting: {task.completed} events read"))
                 with Progress(*columns, console=console, transient=True) as progress:
@@ -49,7 +82,7 @@ def export(
                         start,
                         end,
                         out,
-                        fmt,
+                        fmt.value,
                         on_progress=lambda done: progress.update(task, completed=done),
                     )
         except ExportError as exc:
@@ -60,7 +93,11 @@ def export(
 
 
 @app.command()
-def verify(folder: Annotated[Path, typer.Argument(help="An export folder.")]) -> None:
+def verify(
+    folder: Annotated[
+        Path, typer.Argument(parser=existing_folder, metavar="DIR", help="An export folder.")
+    ],
+) -> None:
     """Check an export against its manifest and hash chains; names the first bad line."""
     try:
         problems = verify_export(folder)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -8,9 +7,18 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
+from api.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    console,
+    container,
+    fail,
+    output_file,
+    output_file_problem,
+    readable_file,
+)
 from infrastructure.container import Container
-from infrastructure.ingest.backfill import BackfillSummary, backfill_file
+from infrastructure.ingest.backfill import BackfillSummary, backfill_file, default_rejects_path
 from infrastructure.ingest.files import UnreadableFileError, file_format
 from infrastructure.ingest.parallel import parallel_backfill
 
@@ -18,10 +26,19 @@ STATUSES = ("recorded", "duplicate", "conflict", "rejected")
 
 
 def backfill(
-    files: Annotated[list[Path], typer.Argument(help="JSONL or CSV files of learning events.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            parser=readable_file, metavar="FILE", help="JSONL or CSV files of learning events."
+        ),
+    ],
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Rejects file (JSONL). Default: FILE.rejects.jsonl beside each file."),
+        typer.Option(
+            parser=output_file,
+            metavar="FILE",
+            help="Rejects file (JSONL). Default: FILE.rejects.jsonl beside each file.",
+        ),
     ] = None,
     workers: Annotated[
         int | None,
@@ -29,10 +46,13 @@ def backfill(
     ] = None,
 ) -> None:
     """Import learning events from files, idempotently; safe to interrupt and re-run."""
-    for path in files:
-        _check_readable(path)
     if rejects is not None and len(files) > 1:
         raise fail("--rejects names one file; give one input file with it", EXIT_USAGE)
+    for path in files:
+        if rejects is None:
+            _check_input(path, default_rejects_path(path), "its rejects file", files)
+        else:
+            _check_input(path, rejects, "--rejects", files)
     summaries: list[BackfillSummary] = []
     with container() as built:
         processes = workers or built.settings.backfill_workers
@@ -46,17 +66,22 @@ def backfill(
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise fail(f"{path}: no such file", EXIT_USAGE)
-    if not path.is_file():
-        raise fail(f"{path}: not a regular file", EXIT_USAGE)
-    if not os.access(path, os.R_OK):
-        raise fail(f"{path}: permission denied", EXIT_USAGE)
+def _check_input(path: Path, rejects: Path, label: str, inputs: list[Path]) -> None:
+    """A file of a known format whose rejects file can be written without overwriting an
+    input (a second run over ``*.jsonl`` would otherwise also match the first run's rejects)."""
     try:
         file_format(path)
     except UnreadableFileError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    if rejects.exists() and any(rejects.samefile(source) for source in inputs):
+        raise fail(
+            f"{path}: {label} {rejects} is an input file and would be overwritten; "
+            "give another --rejects file or leave rejects files out of the inputs",
+            EXIT_USAGE,
+        )
+    problem = output_file_problem(rejects)
+    if problem:
+        raise fail(f"{path}: {label} {rejects}: {problem}", EXIT_USAGE)
 
 
 def _run(built: Container, path: Path, rejects: Path | None, workers: int) -> BackfillSummary:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import console, container
+from api.cli.common import console, container, fail, reported_errors
 from infrastructure.auth import Role, mint_token
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.backfill import backfill_file
@@ -31,7 +31,8 @@ def demo(
 ) -> None:
     """Start everything (embedded where no URL is set), load a synthetic cohort, serve the API
     and print URLs and ready-to-use tokens."""
-    settings = _with_demo_secrets(Settings.from_env())
+    with reported_errors():
+        settings = _with_demo_secrets(Settings.from_env())
     with container(redis=True, kafka=serve, settings=settings) as built:
         built.settings.data_dir.mkdir(parents=True, exist_ok=True)
         cohort = _write_cohort(built.settings.data_dir / "demo-cohort.jsonl", students, days)
@@ -53,7 +54,7 @@ def _with_demo_secrets(settings: Settings) -> Settings:
     second run can still read what the first one encrypted."""
     path = settings.data_dir / "demo-secrets.json"
     if path.exists():
-        secrets = json.loads(path.read_text(encoding="utf-8"))
+        secrets = _read_secrets(path)
     else:
         secrets = {"jwt_secret": MasterKey.generate(), "master_key": MasterKey.generate()}
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,21 @@ def _with_demo_secrets(settings: Settings) -> Settings:
         jwt_secret=settings.jwt_secret or secrets["jwt_secret"],
         master_key=settings.master_key or secrets["master_key"],
     )
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    try:
+        secrets = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        secrets = None
+    if not isinstance(secrets, dict) or not all(
+        isinstance(secrets.get(name), str) for name in ("jwt_secret", "master_key")
+    ):
+        raise fail(
+            f"{path} is damaged; remove it to start afresh (the demo data encrypted with the "
+            "old keys becomes unreadable), or point MASTERY_DATA_DIR elsewhere"
+        )
+    return secrets
 
 
 def _print_access(settings: Settings, port: int | None) -> None:

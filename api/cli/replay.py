@@ -12,6 +12,7 @@ from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
 from domain.student_mastery import StudentMastery
 from infrastructure.container import Container
 from infrastructure.event_store.application import Replay
+from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.ingest.contract import format_timestamp
 from infrastructure.ingest.identifiers import check_identifier, check_tenant
 from projections.compare import Difference, differences
@@ -39,8 +40,14 @@ def replay(
     _check_ids(student, tenant)
     day = _parse_date(as_of) if as_of else datetime.now(UTC).date()
     with container(redis=check) as built:
-        history = built.application.replay(tenant, student, day)
-        found = check_read_models(built, tenant, student) if check else None
+        try:
+            history = built.application.replay(tenant, student, day)
+            found = check_read_models(built, tenant, student) if check else None
+        except StudentErasedError:
+            raise fail(
+                f"student {student!r} in tenant {tenant!r} has been erased: "
+                "their events can no longer be read"
+            ) from None
     if found is not None:
         _report_check(found, tenant, student)
         return

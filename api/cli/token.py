@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from api.cli.common import EXIT_USAGE, console, fail, reported_errors
+from api.cli.common import EXIT_USAGE, console, fail, os_error, readable_file, reported_errors
 from infrastructure.auth import InvalidTokenError, Role, mint_token
 from infrastructure.settings import Settings
 
@@ -27,7 +28,9 @@ def token(
     private_key: Annotated[
         Path | None,
         typer.Option(
-            help="PEM private key for RS256/ES256; default: HS256 with MASTERY_JWT_SECRET."
+            parser=readable_file,
+            metavar="FILE",
+            help="PEM private key for RS256/ES256; default: HS256 with MASTERY_JWT_SECRET.",
         ),
     ] = None,
 ) -> None:
@@ -60,9 +63,17 @@ def _signing_key(settings: Settings, private_key: Path | None) -> tuple[Any, str
         return settings.jwt_secret, "HS256"
     try:
         key = load_pem_private_key(private_key.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise fail(f"--private-key: {exc}", EXIT_USAGE) from None
-    return key, "ES256" if isinstance(key, EllipticCurvePrivateKey) else "RS256"
+    except OSError as exc:
+        raise fail(f"--private-key {os_error(exc)}", EXIT_USAGE) from None
+    except (ValueError, TypeError):
+        raise fail(
+            f"--private-key {private_key}: not an unencrypted PEM private key", EXIT_USAGE
+        ) from None
+    if isinstance(key, EllipticCurvePrivateKey) and isinstance(key.curve, SECP256R1):
+        return key, "ES256"
+    if isinstance(key, RSAPrivateKey):
+        return key, "RS256"
+    raise fail(f"--private-key {private_key}: must be an RSA or EC (P-256) key", EXIT_USAGE)
 
 
 def _split(values: list[str] | None) -> list[str]:

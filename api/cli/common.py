@@ -27,6 +27,7 @@ from infrastructure.settings import ConfigurationError, Settings
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 DATE_FORMAT = "YYYY-MM-DD"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 console = Console()
@@ -93,6 +94,16 @@ def iso_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date {DATE_FORMAT} ({exc})") from None
+
+
+def logging_level(value: str) -> str:
+    """A standard logging level name, in any case."""
+    name = value.upper()
+    if name not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{value!r} is not a log level; use {', '.join(LOG_LEVELS).lower()}"
+        )
+    return name
 
 
 def _path_parser(problem_of: Callable[[Path], str | None]) -> Callable[[str], Path]:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import reported_errors
+from api.cli.common import logging_level, reported_errors
 from infrastructure.container import services
 from infrastructure.logging import configure_logging
 from infrastructure.settings import Settings
@@ -23,7 +23,9 @@ def consume(
     publish: Annotated[
         bool, typer.Option(help="Also run the mastery.results publisher in this process.")
     ] = False,
-    log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "INFO",
+    log_level: Annotated[
+        str, typer.Option(parser=logging_level, help="Log level of the JSON logs.")
+    ] = "INFO",
 ) -> None:
     """Consume learning events from Kafka into the event store; bad messages go to the DLQ.
 
@@ -31,7 +33,7 @@ def consume(
     """
     from infrastructure.kafka.workers import run_workers  # noqa: PLC0415 - keep --help fast
 
-    configure_logging(log_level.upper())
+    configure_logging(log_level)
     with reported_errors():
         settings = Settings.from_env()
         with services(settings, kafka=True) as resolved:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import reported_errors
+from api.cli.common import logging_level, reported_errors
 from api.cli.consume import stop_on_signals
 from infrastructure.container import services
 from infrastructure.logging import configure_logging
@@ -14,7 +14,9 @@ from infrastructure.settings import Settings
 
 
 def publish(
-    log_level: Annotated[str, typer.Option(help="Log level of the JSON logs.")] = "INFO",
+    log_level: Annotated[
+        str, typer.Option(parser=logging_level, help="Log level of the JSON logs.")
+    ] = "INFO",
 ) -> None:
     """Publish mastery.updated and mastery.threshold.reached from the event store's log.
 
@@ -22,7 +24,7 @@ def publish(
     """
     from infrastructure.kafka.workers import run_workers  # noqa: PLC0415 - keep --help fast
 
-    configure_logging(log_level.upper())
+    configure_logging(log_level)
     with reported_errors():
         settings = Settings.from_env()
         with services(settings, kafka=True) as resolved:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from api.cli.common import container
+from api.cli.common import container, logging_level
 from api.cli.serve import server_options
 from api.http.app import create_app
 from infrastructure.container import Container
@@ -20,11 +20,11 @@ log = logging.getLogger("mastery.run")
 def run(
     host: Annotated[str | None, typer.Option(help="Listen address (MASTERY_HTTP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (MASTERY_HTTP_PORT).")] = None,
-    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    log_level: Annotated[str, typer.Option(parser=logging_level, help="Log level.")] = "info",
 ) -> None:
     """API, projector, Kafka consumer and publisher in one process, until SIGTERM or Ctrl-C."""
     with container(redis=True, kafka=True) as built:
-        configure_logging(log_level.upper())
+        configure_logging(log_level)
         serve_everything(built, host, port)
 
 

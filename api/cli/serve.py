@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from api.cli.common import container
+from api.cli.common import container, logging_level
 from api.http.app import create_app
 from infrastructure.logging import configure_logging
 from infrastructure.settings import Settings
@@ -15,14 +15,14 @@ from infrastructure.settings import Settings
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (MASTERY_HTTP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (MASTERY_HTTP_PORT).")] = None,
-    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    log_level: Annotated[str, typer.Option(parser=logging_level, help="Log level.")] = "info",
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (MASTERY_HTTP_WORKERS, 2).")
     ] = None,
 ) -> None:
     """Serve the query API (SPEC §7) until interrupted; embedded servers where no URL is set."""
     with container(redis=True) as built:
-        configure_logging(log_level.upper())
+        configure_logging(log_level)
         settings = built.settings
         count = workers or settings.http_workers
         if count > 1:

@@ -240,3 +240,9 @@ def test_audit_verify_reports_a_file_of_garbage_bytes_as_altered(
     assert broken.returncode == 1, broken.stderr
     assert "events.jsonl line 5" in broken.stdout
     assert_clear(broken)
+
+
+@pytest.mark.parametrize("command", ["serve", "run", "consume", "publish"])
+def test_an_unknown_log_level_is_a_usage_error(offline: dict[str, str], command: str) -> None:
+    result = mastery(offline, command, "--log-level", "loud")
+    assert_usage_error(result, "'--log-level'", "'loud' is not a log level")

@@ -19,6 +19,7 @@ from api.cli import (
     retention,
     run,
     serve,
+    store,
     token,
 )
 
@@ -39,6 +40,7 @@ app.command("erase")(erase.erase)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(retention.app, name="retention")
+app.add_typer(store.app, name="store")
 app.command("serve")(serve.serve)
 app.command("token")(token.token)
 app.command("consume")(consume.consume)

@@ -28,42 +28,54 @@ class StudentCipherMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         stored = super().to_stored_event(domain_event)
+        return self._with_state(stored, stored.originator_version, self._seal(stored))
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        if stored_event.state.startswith(MARKER):
+            stored_event = self._with_state(
+                stored_event, stored_event.originator_version, self._open(stored_event)
+            )
+        return super().to_domain_event(stored_event)
+
+    def moved(self, stored_event: StoredEvent, version: int) -> StoredEvent:
+        """The same stored event at another version, for the store repair: an encrypted state
+        is opened at its old position and sealed for the new one (the version is in the
+        associated data); a legacy plaintext state moves as it is."""
+        if not stored_event.state.startswith(MARKER):
+            return self._with_state(stored_event, version, stored_event.state)
+        plain = self._with_state(stored_event, version, self._open(stored_event))
+        return self._with_state(plain, version, self._seal(plain))
+
+    def _seal(self, stored: StoredEvent) -> bytes:
         originator_id = _uuid(stored.originator_id)
         cipher = self.keyring.cipher_for(originator_id)
         if cipher is None:  # keys are ensured before writing; this is a programming error
             raise StudentKeyMissingError(originator_id)
         nonce = os.urandom(NONCE_BYTES)
         sealed = cipher.encrypt(nonce, stored.state, _aad(originator_id, stored.originator_version))
-        return StoredEvent(
-            originator_id=stored.originator_id,
-            originator_version=stored.originator_version,
-            topic=stored.topic,
-            state=MARKER + nonce + sealed,
+        return MARKER + nonce + sealed
+
+    def _open(self, stored: StoredEvent) -> bytes:
+        originator_id = _uuid(stored.originator_id)
+        cipher = self.keyring.cipher_for(originator_id)
+        if cipher is None:  # a key made by another process after we cached its absence
+            self.keyring.forget(originator_id)
+            cipher = self.keyring.cipher_for(originator_id)
+        if cipher is None:
+            raise StudentErasedError(originator_id)
+        body = stored.state[len(MARKER) :]
+        return cipher.decrypt(
+            body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(originator_id, stored.originator_version)
         )
 
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        state = stored_event.state
-        if state.startswith(MARKER):
-            originator_id = _uuid(stored_event.originator_id)
-            cipher = self.keyring.cipher_for(originator_id)
-            if cipher is None:  # a key made by another process after we cached its absence
-                self.keyring.forget(originator_id)
-                cipher = self.keyring.cipher_for(originator_id)
-            if cipher is None:
-                raise StudentErasedError(originator_id)
-            body = state[len(MARKER) :]
-            plain = cipher.decrypt(
-                body[:NONCE_BYTES],
-                body[NONCE_BYTES:],
-                _aad(originator_id, stored_event.originator_version),
-            )
-            stored_event = StoredEvent(
-                originator_id=stored_event.originator_id,
-                originator_version=stored_event.originator_version,
-                topic=stored_event.topic,
-                state=plain,
-            )
-        return super().to_domain_event(stored_event)
+    @staticmethod
+    def _with_state(stored: StoredEvent, version: int, state: bytes) -> StoredEvent:
+        return StoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=version,
+            topic=stored.topic,
+            state=state,
+        )
 
 
 def _uuid(value: UUID | str) -> UUID:

@@ -114,6 +114,13 @@ class KeyRing:
             raise StudentErasedError(originator_id)
         return cached if isinstance(cached, AESGCM) else None
 
+    def preload(self, conn: psycopg.Connection[Any], originators: Iterable[UUID]) -> None:
+        """Load these students' keys in one query on the caller's connection, so that a scan
+        over many students does not open a connection per student."""
+        missing = [o for o in originators if self._cached(o) is None]
+        if missing:
+            self._load(conn, missing)
+
     # --- erasure and rotation ---------------------------------------------------------------
 
     def destroy(self, conn: psycopg.Connection[Any], originator_id: UUID, tenant_id: str) -> bool:

@@ -191,8 +191,9 @@ def _print_plan(report: Report, encrypted: bool) -> None:
     if any(r.deletes for r in report.repairs):
         console.print(
             "before --apply, stop the writers and projectors (mastery serve, consume, project, "
-            "publish, run, backfill): they cache students in memory, and a cached student "
-            "would write or project the deleted copy again"
+            "publish, run, backfill) and start them after: they keep students in memory, and a "
+            "student kept from before would be written at a stale version or projected with "
+            "the deleted copy"
         )
 
 
@@ -225,7 +226,7 @@ def _steps(repair: StudentRepair, encrypted: bool) -> list[str]:
         for d in repair.deletes
     ]
     if repair.moves:
-        why = "to follow commit order" if repair.reordered else "to close the gap"
+        why = "to follow commit order" if repair.reordered else "to fill the deleted copy's place"
         sealed = ", re-sealed for their new versions" if encrypted else ""
         steps.append(f"renumber versions {_moves(repair.moves)} {why}{sealed}")
         steps.append("move their id rows to the new versions")

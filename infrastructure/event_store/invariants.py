@@ -258,17 +258,17 @@ def _orphan(row: IdRow, student_id: str | None, why: str) -> Problem:
 
 
 def _fact_problems(student: _Student, fact: StoredFact) -> list[Problem]:
-    problems: list[Problem] = []
-    if fact.kind is FactKind.UNREADABLE:
-        problems.append(
+    if fact.kind is FactKind.UNREADABLE:  # its id rows cannot be verified
+        return [
             student.problem(
                 Kind.UNREADABLE,
                 [fact],
                 fact.detail,
                 "the stored state cannot be read: restore it from a backup",
             )
-        )
-    elif fact.kind is FactKind.ENROLLED and fact.version != 1:
+        ]
+    problems: list[Problem] = []
+    if fact.kind is FactKind.ENROLLED and fact.version != 1:
         problems.append(
             student.problem(
                 Kind.BAD_ENROLLMENT, [fact], "enrolled again", "a second enrolment: inspect it"
@@ -277,7 +277,7 @@ def _fact_problems(student: _Student, fact: StoredFact) -> list[Problem]:
     for row in fact.id_rows:
         if _matches(row, fact, student.tenant_id):
             continue
-        carried = f"event_id {fact.event_id!r}" if fact.event_id else f"an {fact.kind} event"
+        carried = f"event_id {fact.event_id!r}" if fact.event_id else _NOT_LEARNING[fact.kind]
         mismatch = student.problem(
             Kind.ID_ROW_MISMATCH,
             [fact],
@@ -287,6 +287,9 @@ def _fact_problems(student: _Student, fact: StoredFact) -> list[Problem]:
         )
         problems.append(replace(mismatch, tenant_id=row.tenant_id, event_id=row.event_id))
     return problems
+
+
+_NOT_LEARNING = {FactKind.ENROLLED: "the enrolment", FactKind.OTHER: "a non-learning event"}
 
 
 def _matches(row: IdRow, fact: StoredFact, tenant_id: str | None) -> bool:

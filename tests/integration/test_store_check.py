@@ -346,3 +346,24 @@ def test_an_id_row_on_the_wrong_event_is_reported(store: Settings) -> None:
     kinds = sorted((p["kind"], p["event_id"], tuple(p["versions"])) for p in report["problems"])
     assert kinds == [("id_row_mismatch", "ann-2", (3,)), ("missing_id_row", "ann-2", (4,))]
     assert all(p["manual"] for p in report["problems"])
+
+
+def test_a_damaged_state_is_reported_as_unreadable(store: Settings) -> None:
+    execute(
+        store,
+        (
+            "UPDATE mastery_events SET state = overlay(state placing '\\xff' from 20) "
+            "WHERE originator_id = %s AND originator_version = 5",
+            (aggregate("cy"),),
+        ),
+    )
+    code, report = store_check(store, "--repair")
+    assert code == 1
+    (problem,) = report["problems"]
+    assert (problem["kind"], problem["student_id"], problem["versions"]) == (
+        "unreadable",
+        "cy",
+        [5],
+    )
+    assert problem["detail"].startswith("cannot be read")
+    assert report["repairs"] == []

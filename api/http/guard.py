@@ -29,7 +29,7 @@ from api.http.problems import ProblemError, field_errors, invalid, problem_respo
 from api.http.services import Services, services_of
 from infrastructure.access_log import AccessEntry
 from infrastructure.auth import Principal, Role, may_read_class, may_read_student
-from infrastructure.event_store.application import UnknownStudentError
+from infrastructure.event_store.application import UnknownStudentError, WriteContentionError
 from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.ingest.identifiers import check_identifier
 from infrastructure.settings import ConfigurationError
@@ -100,7 +100,7 @@ def as_problem(exc: Exception) -> ProblemError:
         return ProblemError(
             503, "the read models are unavailable; retry shortly", headers={"Retry-After": "1"}
         )
-    if isinstance(exc, PersistenceError | psycopg.Error):
+    if isinstance(exc, PersistenceError | psycopg.Error | WriteContentionError):
         log.warning("event store unavailable", error=type(exc).__name__)
         return ProblemError(
             503, "the event store is unavailable; retry shortly", headers={"Retry-After": "1"}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,25 @@ def store_violations(database_url: str, application: Any) -> list[str]:
         counts[key] += 1
     problems.extend(f"{key} is stored {n} times" for key, n in counts.items() if n > 1)
     return problems
+
+
+def at_once(count: int, work: Callable[[int], None]) -> None:
+    """Run ``work(0)`` … ``work(count - 1)`` in threads released together; re-raise the first
+    failure of any of them."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def run(number: int) -> None:
+        try:
+            barrier.wait()
+            work(number)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

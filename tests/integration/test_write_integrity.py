@@ -3,7 +3,6 @@ the store's invariants hold afterwards (real PostgreSQL, faults injected where t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -15,7 +14,7 @@ from domain.student_mastery import StudentMastery
 from infrastructure.container import Container, build
 from infrastructure.event_store.recorder import IdempotentApplicationRecorder
 from infrastructure.settings import Settings
-from tests.support import learning_event_rows, store_violations
+from tests.support import at_once, learning_event_rows, store_violations
 
 TENANT = "t-integrity"
 
@@ -154,27 +153,16 @@ def test_threads_sharing_one_application_commit_each_student_in_version_order(
 ) -> None:
     clients, batches, size, students = 3, 40, 20, 5
     answers: list[str] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(clients)
 
     def client(number: int) -> None:
-        try:
-            barrier.wait()
-            for batch in range(batches):
-                events = [
-                    quiz(f"c{number}-{batch}-{i}", student=f"s{i % students}", day=1 + i)
-                    for i in range(size)
-                ]
-                answers.extend(statuses(built, events))
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        for batch in range(batches):
+            events = [
+                quiz(f"c{number}-{batch}-{i}", student=f"s{i % students}", day=1 + i)
+                for i in range(size)
+            ]
+            answers.extend(statuses(built, events))
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    at_once(clients, client)
     assert answers == ["recorded"] * clients * batches * size
     assert learning_event_rows(settings.require_database_url()) == clients * batches * size
     assert store_violations(settings.require_database_url(), built.application) == []

@@ -9,7 +9,6 @@ store's invariants hold and each outcome is what a simple model of idempotent in
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -23,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from domain.student_mastery import StudentMastery
 from infrastructure.container import Container, build
 from infrastructure.settings import Settings
-from tests.support import count_rows, store_violations
+from tests.support import at_once, count_rows, store_violations
 
 STUDENTS = ["s0", "s1", "s2"]
 REFUSED: set[str] = set()  # event ids the domain raises on (see the ``refusing`` fixture)
@@ -160,22 +159,11 @@ class WritePath(RuleBasedStateMachine):
         batches = [shared + own[:1], own[1:] + shared[::-1]]
         apps = (self.apps[0], self.apps[0] if same_process else self.apps[1])
         results: list[list[str]] = [[], []]
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(2)
 
         def write(index: int) -> None:
-            try:
-                barrier.wait()
-                results[index] = self.send(apps[index], batches[index])
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
+            results[index] = self.send(apps[index], batches[index])
 
-        threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        at_once(2, write)
         # Whichever writer came first, the model applied in some order explains the outcomes.
         first, second = (0, 1) if _first_records(results, batches) == 0 else (1, 0)
         assert results[first] == self.expect(batches[first])

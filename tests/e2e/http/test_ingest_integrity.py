@@ -4,7 +4,6 @@ own, nothing answers 5xx, and the event store's invariants hold afterwards."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.http.support import Api, event
-from tests.support import store_violations
+from tests.support import at_once, store_violations
 
 STATUSES = {"recorded", "duplicate", "conflict", "rejected"}
 
@@ -92,29 +91,18 @@ def test_concurrent_clients_on_shared_students_commit_in_version_order(
 ) -> None:
     clients, batches, size, students = 3, 40, 20, 5
     answers: list[str] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(clients)
 
     def client(number: int) -> None:
         http = api.as_("service", f"agent-{number}", tenant)
-        try:
-            barrier.wait()
-            for batch in range(batches):
-                events = [
-                    event(f"c{number}-{batch}-{i}", f"s{i % students}", tenant) for i in range(size)
-                ]
-                response = post(http, {"events": events})
-                assert response.status_code == 200, response.text
-                answers.extend(o["status"] for o in response.json()["outcomes"])
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        for batch in range(batches):
+            events = [
+                event(f"c{number}-{batch}-{i}", f"s{i % students}", tenant) for i in range(size)
+            ]
+            response = post(http, {"events": events})
+            assert response.status_code == 200, response.text
+            answers.extend(o["status"] for o in response.json()["outcomes"])
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    at_once(clients, client)
     assert answers == ["recorded"] * clients * batches * size
     assert_invariants(api)
 

@@ -63,7 +63,11 @@ _DAILY_DECAY = (9, 10)  # 0.9 a day, as a Ratio
 # (9/10)^7100 is below the smallest positive float; past this many idle days consistency is 0.
 _DECAY_HORIZON_DAYS = 7_100
 _ONE_DAY = timedelta(days=1)
-_STATE_VERSION = 1
+# 2: topics include activity-marker-only topics and keep event counts per component.
+_STATE_VERSION = 2
+DOCUMENT_VERSION = 2
+"""Version of a read-model document's ``exact`` part; 2 added activity-marker-only topics and
+topic evidence. ``mastery_from_document`` refuses other versions."""
 
 _RECOMMENDATIONS: dict[Component, tuple[str, str, str]] = {
     Component.COMPLETION: ("practice", "completing exercises", "high"),
@@ -108,6 +112,24 @@ class ComponentScores:
 
 
 @dataclass(frozen=True, slots=True)
+class ComponentCounts:
+    """How many facts of each component: a topic's evidence."""
+
+    completion: int
+    quiz: int
+    quality: int
+    consistency: int
+
+    def to_document(self) -> dict[str, int]:
+        return {
+            "completion": self.completion,
+            "quiz": self.quiz,
+            "quality": self.quality,
+            "consistency": self.consistency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class EvidenceCounts:
     """How many facts of each component, and on how many distinct UTC dates there was activity."""
 
@@ -129,15 +151,20 @@ class EvidenceCounts:
 
 @dataclass(frozen=True, slots=True)
 class TopicMastery:
+    """A topic's mastery. Consistency is the student's; ``evidence`` counts the topic's facts
+    per component (no activity days: the topic's consistency is not measured from its own)."""
+
     score: float
     level: str
     components: ComponentScores
+    evidence: ComponentCounts
 
     def to_document(self) -> dict[str, Any]:
         return {
             "mastery_score": _rounded(self.score),
             "level": self.level,
             "components": self.components.to_document(),
+            "evidence": self.evidence.to_document(),
         }
 
 
@@ -215,11 +242,27 @@ class Mastery:
         return document
 
     def exact_document(self) -> dict[str, Any]:
-        """Unrounded components and topic components, for ``mastery_from_document``: kept even
-        where the rendered ``topics`` are left out, since recommendations depend on them."""
+        """Unrounded components, and each topic's unrounded completion, quiz and quality with
+        its evidence counts, for ``mastery_from_document``: kept even where the rendered
+        ``topics`` are left out, since recommendations depend on them and a past date served
+        from a snapshot shows topics. (A topic's consistency is the student's: not repeated.)"""
         return {
+            "version": DOCUMENT_VERSION,
             "components": _unrounded(self.components),
-            "topics": {n: _unrounded(t.components) for n, t in self.topics.items()},
+            "topics": {
+                name: {
+                    "completion": topic.components.completion,
+                    "quiz": topic.components.quiz,
+                    "quality": topic.components.quality,
+                    "evidence": [
+                        topic.evidence.completion,
+                        topic.evidence.quiz,
+                        topic.evidence.quality,
+                        topic.evidence.consistency,
+                    ],
+                }
+                for name, topic in self.topics.items()
+            },
         }
 
 
@@ -314,10 +357,13 @@ class _EvidencePart:
         weighted_consistency = weight * consistency[0] / (10 * consistency[1])
         return ComponentScores(*self.weighted_floats, weighted_consistency)
 
-    def topic_mastery(self, consistency: Ratio) -> TopicMastery:
+    def topic_mastery(self, consistency: Ratio, evidence: ComponentCounts) -> TopicMastery:
         score = self.score(consistency)
         return TopicMastery(
-            score=score, level=level_for(score), components=self.scores(consistency)
+            score=score,
+            level=level_for(score),
+            components=self.scores(consistency),
+            evidence=evidence,
         )
 
 
@@ -456,6 +502,11 @@ class _TopicLedger:
     quiz_weighted_tenths: int = 0  # Σ correct * confidence in tenths
     quiz_total: int = 0  # Σ total questions
     quality: list[_QualitySample] = field(default_factory=list)  # ascending, the latest 10
+    # How many facts of the topic, per component (activity markers included).
+    completion_count: int = 0
+    quiz_count: int = 0
+    quality_count: int = 0
+    consistency_count: int = 0
     # Derived, never part of the state: the topic's mastery at the last consistency asked for.
     memo: tuple[Ratio, TopicMastery] | None = field(default=None, compare=False)
     evidence_memo: _EvidencePart | None = field(default=None, compare=False)
@@ -468,6 +519,10 @@ class _TopicLedger:
             self.quiz_weighted_tenths,
             self.quiz_total,
             list(self.quality),
+            self.completion_count,
+            self.quiz_count,
+            self.quality_count,
+            self.consistency_count,
             self.memo,
             self.evidence_memo,
             self.quality_memo,
@@ -478,12 +533,20 @@ class _TopicLedger:
             self.quality_memo = _mean([s.value for s in self.quality])
         return self.quality_memo
 
+    def counts(self) -> ComponentCounts:
+        return ComponentCounts(
+            self.completion_count, self.quiz_count, self.quality_count, self.consistency_count
+        )
+
     def mastery(self, consistency: Ratio) -> TopicMastery:
-        if self.memo is None or self.memo[0] != consistency:
+        memo = self.memo
+        if memo is None or memo[0] != consistency:
             if self.evidence_memo is None:
                 self.evidence_memo = self._evidence_part()
-            self.memo = (consistency, self.evidence_memo.topic_mastery(consistency))
-        return self.memo[1]
+            # Every fact added resets the memo, so a memo left in place has the current counts.
+            counts = self.counts() if memo is None else memo[1].evidence
+            memo = self.memo = (consistency, self.evidence_memo.topic_mastery(consistency, counts))
+        return memo[1]
 
     def _evidence_part(self) -> _EvidencePart:
         completion = (
@@ -502,12 +565,14 @@ class _TopicLedger:
             "completion": self.completion.to_state() if self.completion else None,
             "quiz": [self.quiz_weighted_tenths, self.quiz_total],
             "quality": [s.to_state() for s in self.quality],
+            "counts": self.counts().to_document(),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> _TopicLedger:
         completion = state["completion"]
         weighted, total = state["quiz"]
+        counts = state["counts"]
         return cls(
             completion=_CompletionSample.from_state(completion) if completion else None,
             quiz_weighted_tenths=weighted,
@@ -515,6 +580,10 @@ class _TopicLedger:
             quality=sorted(
                 (_QualitySample.from_state(s) for s in state["quality"]), key=lambda s: s.key
             ),
+            completion_count=int(counts["completion"]),
+            quiz_count=int(counts["quiz"]),
+            quality_count=int(counts["quality"]),
+            consistency_count=int(counts["consistency"]),
         )
 
 
@@ -576,13 +645,15 @@ class _ActivityRuns:
 class MasteryLedger:
     """Order-independent accumulator of a student's facts: the StudentMastery aggregate's state.
 
-    Bounded in size: per topic the latest completion fact, integer quiz sums and the 10 latest
-    quality facts; overall the 10 latest quality facts, the set of activity dates, counts per
-    component and the time of the latest fact. Each fact must be added at most once (the
-    aggregate guarantees it by event id); the ledger keeps no list of ids.
+    Bounded in size: per topic the latest completion fact, integer quiz sums, the 10 latest
+    quality facts and counts per component; overall the 10 latest quality facts, the set of
+    activity dates, counts per component and the time of the latest fact. Each fact must be
+    added at most once (the aggregate guarantees it by event id); the ledger keeps no list of
+    ids.
 
-    Topics are those with completion, quiz or quality evidence: a ``consistency`` activity
-    marker counts as activity of the student, not as evidence about its topic.
+    Every fact belongs to its topic, activity markers included (SPEC §4): a topic with only
+    ``consistency`` markers is listed, with completion, quiz and quality 0.0 and no evidence
+    for them.
     """
 
     __slots__ = (
@@ -655,18 +726,32 @@ class MasteryLedger:
             case QualityEvidence() as evidence:
                 self._add_quality(fact.topic, at, fact.event_id, evidence)
             case ActivityEvidence():
-                pass
+                self._add_marker(fact.topic)
         self._counts[fact.component] += 1
         self._activity.add(at.date())
         if self._last_event_at is None or at > self._last_event_at:
             self._last_event_at = at
 
     def _topic(self, topic: str) -> _TopicLedger:
-        ledger = self._topics.setdefault(topic, _TopicLedger())
-        ledger.memo = None
-        ledger.evidence_memo = None
+        """The topic's ledger, for a fact that may change completion, quiz or quality (of the
+        topic and of the student)."""
+        ledger = self._topics.get(topic)
+        if ledger is None:
+            ledger = self._topics[topic] = _TopicLedger()
+        else:
+            ledger.memo = None
+            ledger.evidence_memo = None
         self._evidence_memo = None
         return ledger
+
+    def _add_marker(self, topic: str) -> None:
+        """An activity marker changes only its topic's counts (and the student's activity)."""
+        ledger = self._topics.get(topic)
+        if ledger is None:
+            self._topics[topic] = _TopicLedger(consistency_count=1)
+        else:
+            ledger.consistency_count += 1
+            ledger.memo = None
 
     def _add_completion(
         self, topic: str, at: datetime, event_id: str, evidence: CompletionEvidence
@@ -679,6 +764,7 @@ class MasteryLedger:
             evidence.difficulty,
         )
         ledger = self._topic(topic)
+        ledger.completion_count += 1
         previous = ledger.completion
         if previous is not None and previous.key > sample.key:
             return
@@ -692,6 +778,7 @@ class MasteryLedger:
     def _add_quiz(self, topic: str, evidence: QuizEvidence) -> None:
         weighted = evidence.correct_answers * _quiz_confidence_tenths(evidence.attempts)
         ledger = self._topic(topic)
+        ledger.quiz_count += 1
         ledger.quiz_weighted_tenths += weighted
         ledger.quiz_total += evidence.total_questions
         self._quiz_weighted_tenths += weighted
@@ -704,6 +791,7 @@ class MasteryLedger:
             at, event_id, evidence.avg_code_quality, evidence.correctness, evidence.efficiency
         )
         ledger = self._topic(topic)
+        ledger.quality_count += 1
         _keep_latest(ledger.quality, sample)
         ledger.quality_memo = None
         _keep_latest(self._quality, sample)
@@ -771,7 +859,12 @@ class MasteryLedger:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MasteryLedger:
         if state.get("version") != _STATE_VERSION:
-            raise ValueError(f"unknown mastery ledger state version {state.get('version')!r}")
+            # Version 1 left activity-marker-only topics out and kept no topic counts: read, it
+            # would be silently wrong. Migration 0004 deletes the stored snapshots holding it.
+            raise ValueError(
+                f"unknown mastery ledger state version {state.get('version')!r} "
+                f"(this code reads {_STATE_VERSION}; `mastery migrate` deletes stale snapshots)"
+            )
         ledger = cls()
         ledger._counts = {c: int(state["counts"][c.value]) for c in Component}
         last_event_at = state["last_event_at"]
@@ -941,19 +1034,30 @@ def carried_forward(mastery: Mastery, as_of: date) -> Mastery:
     decay = 0.9**days if days < _DECAY_HORIZON_DAYS else 0.0
     components = _with_consistency(mastery.components, mastery.components.consistency * decay)
     topics = {
-        name: _scored_topic(_with_consistency(topic.components, components.consistency))
+        name: _scored_topic(
+            _with_consistency(topic.components, components.consistency), topic.evidence
+        )
         for name, topic in mastery.topics.items()
     }
     return _assembled(mastery, as_of, components, topics)
 
 
 def mastery_from_document(document: dict[str, Any]) -> Mastery:
-    """The Mastery a ``to_document()`` result stands for, unrounded (from its ``exact`` part)."""
+    """The Mastery a ``to_document(exact=True)`` result stands for, unrounded (from its
+    ``exact`` part). Raises ``OutdatedDocumentError`` for a document written by an older
+    version, which would be silently wrong (read models are rebuilt from the events)."""
     exact = document["exact"]
+    if exact.get("version") != DOCUMENT_VERSION:
+        raise OutdatedDocumentError(exact.get("version"))
     components = ComponentScores(**exact["components"])
     topics = {
-        name: _scored_topic(ComponentScores(**parts))
-        for name, parts in exact.get("topics", {}).items()
+        name: _scored_topic(
+            ComponentScores(
+                parts["completion"], parts["quiz"], parts["quality"], components.consistency
+            ),
+            ComponentCounts(*parts["evidence"]),
+        )
+        for name, parts in exact["topics"].items()
     }
     last_event_at = document.get("last_event_at")
     evidence = EvidenceCounts(**document["evidence"])
@@ -982,9 +1086,11 @@ def _weighted_score(components: ComponentScores) -> float:
     return sum(WEIGHTS[c.value] * components.of(c) for c in Component)
 
 
-def _scored_topic(components: ComponentScores) -> TopicMastery:
+def _scored_topic(components: ComponentScores, evidence: ComponentCounts) -> TopicMastery:
     score = _weighted_score(components)
-    return TopicMastery(score=score, level=level_for(score), components=components)
+    return TopicMastery(
+        score=score, level=level_for(score), components=components, evidence=evidence
+    )
 
 
 def _assembled(
@@ -1066,3 +1172,11 @@ def _trend(slope: Fraction) -> str:
     if slope < -TREND_THRESHOLD:
         return "declining"
     return "stable"
+
+
+class OutdatedDocumentError(ValueError):
+    def __init__(self, version: object) -> None:
+        super().__init__(
+            f"read-model document version {version!r} is not {DOCUMENT_VERSION}: "
+            "rebuild the read models (mastery projections rebuild)"
+        )

@@ -5,7 +5,9 @@ The read models answer for any date from the student's first snapshot on: the cu
 document for dates on or after the last activity date, otherwise the latest snapshot on or
 before the date, carried forward (SPEC §5). A date whose snapshot has expired
 (``MASTERY_SNAPSHOT_TTL_DAYS``), is missing, or a student the projector has not reached yet is
-answered by replaying the student's events from the event store.
+answered by replaying the student's events from the event store, and so is a document written
+by an older version of the formula's output (``OutdatedDocumentError``) until the read models
+are rebuilt: it would be silently wrong.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from domain.facts import LearningFact
 from domain.mastery import (
     PREDICTION_WINDOW,
     Mastery,
+    OutdatedDocumentError,
     Prediction,
     carried_forward,
     daily_masteries,
@@ -101,11 +104,10 @@ class StudentQueries:
             return MasteryRead(mastery_as_of([], as_of), position, READ_MODEL)
         day = days[index - 1]
         snapshot = self.view.snapshots(key, [day]).get(day) if self._live(day) else None
-        if snapshot is None:
+        from_snapshot = None if snapshot is None else _readable(snapshot)
+        if from_snapshot is None:
             return self._replayed(key, as_of)
-        return MasteryRead(
-            carried_forward(mastery_from_document(snapshot), as_of), None, READ_MODEL
-        )
+        return MasteryRead(carried_forward(from_snapshot, as_of), None, READ_MODEL)
 
     def from_current(
         self, key: StudentKey, current: dict[str, Any], as_of: date
@@ -119,7 +121,8 @@ class StudentQueries:
     def _derived_from(
         self, key: StudentKey, current: dict[str, Any], as_of: date
     ) -> Mastery | None:
-        """The current document carried forward to ``as_of`` (None for an earlier date).
+        """The current document carried forward to ``as_of`` (None for an earlier date, or an
+        outdated document).
 
         Remembered by (student, position, date): a document changes only with its position,
         so dashboards polling a student do the arithmetic once a day per change."""
@@ -128,8 +131,8 @@ class StudentQueries:
             found = self._derived.get(memo)
         if found is not None:
             return found
-        latest = mastery_from_document(current)
-        if as_of < latest.as_of:
+        latest = _readable(current)
+        if latest is None or as_of < latest.as_of:
             return None
         derived = carried_forward(latest, as_of)
         with self._derived_lock:
@@ -141,11 +144,11 @@ class StudentQueries:
     def latest(self, key: StudentKey) -> MasteryRead:
         """Mastery as of today, or as of the last activity date if that is later."""
         current = self.view.current(key)
-        if current is None:
+        latest = None if current is None else _readable(current)
+        if current is None or latest is None:
             facts = self._facts(key)
             last = max((f.occurred_at.date() for f in facts), default=self.today())
             return MasteryRead(mastery_as_of(facts, max(last, self.today())), None, REPLAY)
-        latest = mastery_from_document(current)
         as_of = max(latest.as_of, self.today())
         return MasteryRead(carried_forward(latest, as_of), current.get("position"), READ_MODEL)
 
@@ -155,7 +158,7 @@ class StudentQueries:
             return _within(daily_masteries(self._facts(key)), start, end)
         days = [d for d in self.view.activity_dates(key) if start <= d <= end]
         found = self.view.snapshots(key, [d for d in days if self._live(d)])
-        snapshots = {d: mastery_from_document(doc) for d, doc in found.items()}
+        snapshots = {d: m for d, doc in found.items() if (m := _readable(doc)) is not None}
         if len(snapshots) < len(days):
             replayed = daily_masteries(self._facts(key), since=min(set(days) - set(snapshots)))
             snapshots.update({d: replayed[d] for d in days if d not in snapshots and d in replayed})
@@ -248,6 +251,14 @@ class StudentQueries:
         if self.snapshot_ttl_days <= 0:
             return True
         return day > self.today() - timedelta(days=self.snapshot_ttl_days)
+
+
+def _readable(document: dict[str, Any]) -> Mastery | None:
+    """The mastery a read-model document stands for; None for an outdated one."""
+    try:
+        return mastery_from_document(document)
+    except OutdatedDocumentError:
+        return None
 
 
 def _score(mastery: Mastery) -> float:

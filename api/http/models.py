@@ -107,18 +107,29 @@ class Components(_Model):
     consistency: float
 
 
-class Evidence(_Model):
+class ComponentCounts(_Model):
+    """How many events of each component."""
+
     completion: int
     quiz: int
     quality: int
     consistency: int
+
+
+class Evidence(ComponentCounts):
+    """The student's events per component, and on how many UTC dates there was activity."""
+
     activity_days: int
 
 
 class TopicOut(_Model):
+    """A topic's mastery; its consistency is the student's. A topic with only activity markers
+    is listed too, with completion, quiz and quality 0.0."""
+
     mastery_score: float
     level: Level
     components: Components
+    evidence: ComponentCounts = Field(description="The topic's events per component.")
 
 
 class RecommendationOut(_Model):

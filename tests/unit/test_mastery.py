@@ -24,14 +24,18 @@ from domain.facts import (
 from domain.mastery import (
     FORMULA,
     WEIGHTS,
+    ComponentCounts,
     ComponentScores,
     DailySnapshots,
     Mastery,
     MasteryLedger,
+    OutdatedDocumentError,
     Recommendation,
+    carried_forward,
     daily_masteries,
     level_for,
     mastery_as_of,
+    mastery_from_document,
     timeline,
 )
 
@@ -546,11 +550,70 @@ def test_a_topic_at_060_is_not_recommended_one_below_is() -> None:
     assert Recommendation("practice", "topic:at", "high") not in m.recommendations
 
 
-def test_activity_markers_are_activity_not_topic_evidence() -> None:
-    m = mastery_of(activity("a", at(1), topic="git"), quiz("q", at(1), 10, 10, topic="sql"))
+def test_a_topic_with_only_activity_markers_is_listed_with_zeros_and_no_evidence() -> None:
+    m = mastery_of(
+        activity("a1", at(1), topic="git"),
+        activity("a2", at(2), topic="git"),
+        quiz("q", at(2), 10, 10, topic="sql"),
+    )
 
-    assert set(m.topics) == {"sql"}
-    assert m.evidence.consistency == 1
+    git = m.topics["git"]
+    assert set(m.topics) == {"git", "sql"}
+    assert git.components == ComponentScores(0.0, 0.0, 0.0, 1.0)  # the student's consistency
+    assert git.score == 0.1
+    assert git.level == "beginner"
+    assert git.evidence == ComponentCounts(completion=0, quiz=0, quality=0, consistency=2)
+    assert m.topics["sql"].evidence == ComponentCounts(0, 1, 0, 0)
+    assert m.evidence.consistency == 2
+
+
+def test_an_activity_marker_does_not_change_its_topics_other_components() -> None:
+    scored = [completion("c", at(1), 8, 10, topic="sql"), quiz("q", at(1), 5, 10, topic="sql")]
+
+    with_marker = mastery_of(*scored, activity("a", at(1), topic="sql"))
+
+    assert with_marker.topics["sql"].components == mastery_of(*scored).topics["sql"].components
+    assert with_marker.topics["sql"].evidence == ComponentCounts(1, 1, 0, 1)
+
+
+def test_topic_evidence_counts_every_fact_of_the_topic_per_component() -> None:
+    facts = [
+        completion("c1", at(1), 1, 10, topic="sql"),
+        completion("c2", at(2), 2, 10, topic="sql"),  # supersedes c1, both are counted
+        *(quality(f"x{i}", at(2, hour=i), 0.5, topic="sql") for i in range(12)),  # window 10
+        quiz("q1", at(2), 1, 1, topic="git"),
+        activity("a1", at(2), topic="sql"),
+        activity("a2", at(2), topic="git"),
+    ]
+
+    m = mastery_of(*facts)
+
+    assert m.topics["sql"].evidence == ComponentCounts(2, 0, 12, 1)
+    assert m.topics["git"].evidence == ComponentCounts(0, 1, 0, 1)
+    assert m.to_document()["topics"]["sql"]["evidence"] == {
+        "completion": 2,
+        "quiz": 0,
+        "quality": 12,
+        "consistency": 1,
+    }
+
+
+def test_a_weak_topic_with_only_activity_markers_is_recommended_weakest_first() -> None:
+    m = mastery_of(
+        completion("c", at(1), 10, 10, topic="sql"),
+        quiz("q1", at(1), 10, 10, topic="sql"),
+        quality("x", at(1), 1.0, topic="sql"),
+        quiz("q2", at(1), 1, 10, topic="python"),
+        activity("a", at(1), topic="git"),
+    )
+
+    assert m.topics["sql"].score == 1.0
+    assert m.topics["git"].score == 0.1  # only the student's consistency
+    assert m.topics["python"].score == 0.13
+    assert [r for r in m.recommendations if r.area.startswith("topic:")] == [
+        Recommendation("practice", "topic:git", "high"),
+        Recommendation("practice", "topic:python", "high"),
+    ]
 
 
 # --- evidence and the document -------------------------------------------------------------------
@@ -603,6 +666,7 @@ def test_document_is_rounded_json_ready_and_complete() -> None:
                 "mastery_score": 0.74,
                 "level": "competent",
                 "components": {"completion": 0.8, "quiz": 0.6, "quality": 0.7, "consistency": 1.0},
+                "evidence": {"completion": 1, "quiz": 1, "quality": 1, "consistency": 0},
             }
         },
         "event_count": 3,
@@ -623,6 +687,30 @@ def test_document_rounds_to_three_decimals_and_can_leave_out_topics() -> None:
     assert document["components"]["quiz"] == 0.667
     assert document["mastery_score"] == 0.3  # 0.3 * 2/3 + 0.1
     assert "topics" not in document
+
+
+def test_a_document_read_back_and_carried_forward_keeps_topics_and_their_evidence() -> None:
+    facts = [*worked_example(), activity("a", at(2), topic="git")]
+    snapshot = mastery_of(*facts).to_document(with_topics=False, exact=True)
+
+    restored = carried_forward(mastery_from_document(json.loads(json.dumps(snapshot))), day(4))
+
+    expected = mastery_of(*facts, as_of=day(4))
+    assert restored.to_document() == expected.to_document()
+    assert restored.topics["git"].evidence == ComponentCounts(0, 0, 0, 1)
+    assert Recommendation("practice", "topic:git", "high") in restored.recommendations
+
+
+def test_a_document_written_before_topic_evidence_is_refused() -> None:
+    document = mastery_of(*worked_example()).to_document(exact=True)
+    components = document["exact"]["components"]
+    older = {
+        **document,
+        "exact": {"components": components, "topics": {"python.loops": components}},
+    }
+
+    with pytest.raises(OutdatedDocumentError, match="rebuild"):
+        mastery_from_document(older)
 
 
 def test_empty_document_says_nothing_happened() -> None:
@@ -688,6 +776,37 @@ def test_ledger_state_is_json_and_round_trips() -> None:
 def test_ledger_refuses_an_unknown_state_version() -> None:
     with pytest.raises(ValueError, match="version"):
         MasteryLedger.from_state({**MasteryLedger.empty().to_state(), "version": 99})
+
+
+def test_ledger_refuses_a_state_written_before_topics_counted_activity_markers() -> None:
+    """Version 1 left marker-only topics out and kept no topic counts: it cannot be read."""
+    version_1 = {
+        "version": 1,
+        "counts": {"completion": 0, "quiz": 1, "quality": 0, "consistency": 1},
+        "last_event_at": "2026-01-01T12:00:00+00:00",
+        "activity_dates": ["2026-01-01"],
+        "quality": [],
+        "topics": {"sql": {"completion": None, "quiz": [10, 1], "quality": []}},
+    }
+
+    with pytest.raises(ValueError, match="version 1"):
+        MasteryLedger.from_state(version_1)
+
+
+def test_ledger_state_keeps_topic_counts_and_marker_only_topics() -> None:
+    ledger = ledger_of([quiz("q", at(1), 1, 1, topic="sql"), activity("a", at(1), topic="git")])
+
+    state = json.loads(json.dumps(ledger.to_state()))
+
+    assert state["topics"]["git"]["counts"] == {
+        "completion": 0,
+        "quiz": 0,
+        "quality": 0,
+        "consistency": 1,
+    }
+    assert MasteryLedger.from_state(state).mastery(day(1)).topics["git"].evidence == (
+        ComponentCounts(0, 0, 0, 1)
+    )
 
 
 # --- over a collection of facts ------------------------------------------------------------------
@@ -804,6 +923,29 @@ def ledger_of(facts: list[LearningFact]) -> MasteryLedger:
     for f in facts:
         ledger.add(f)
     return ledger
+
+
+@fast
+@given(fact_lists, st.randoms(use_true_random=False))
+def test_topic_evidence_counts_each_topics_facts_in_any_order(
+    facts: list[LearningFact], rnd: random.Random
+) -> None:
+    shuffled = facts.copy()
+    rnd.shuffle(shuffled)
+    as_of = last_day(facts)
+
+    m = mastery_as_of(facts, as_of)
+
+    assert m.to_document()["topics"] == mastery_as_of(shuffled, as_of).to_document()["topics"]
+    assert set(m.topics) == {f.topic for f in facts}
+    for name, topic in m.topics.items():
+        of_topic = [f for f in facts if f.topic == name]
+        counts = topic.evidence.to_document()
+        assert sum(counts.values()) == len(of_topic)
+        assert counts == {c: sum(f.component == c for f in of_topic) for c in counts}
+    for component in ("completion", "quiz", "quality", "consistency"):
+        per_topic = sum(getattr(t.evidence, component) for t in m.topics.values())
+        assert per_topic == getattr(m.evidence, component)
 
 
 @fast

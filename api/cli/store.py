@@ -203,6 +203,8 @@ def _print_applied(repairs: list[StudentRepair], rebuilt: bool, encrypted: bool)
         return
     console.print("[bold]repaired:[/]")
     _print_repairs(repairs, encrypted=encrypted)
+    if any(r.deletes for r in repairs):
+        console.print("start the writers and projectors again if they were stopped")
     if rebuilt:
         console.print(f"rebuilt the read models of {len(repairs)} student(s)")
     else:

@@ -256,7 +256,9 @@ class MasteryApplication(Application[UUID]):
             aggregate_id: self._apply(borrowed[aggregate_id], student_events, attempt)
             for aggregate_id, student_events in by_student.items()
         }
-        changed = [a for a in aggregates.values() if a.pending_events]
+        # A new student whose every event was refused has only its enrolment pending: it is
+        # not saved (no student without learning events) and not cached.
+        changed = [a for a in aggregates.values() if _learning_events_pending(a)]
         for aggregate in changed:
             for pending in aggregate.pending_events:
                 if isinstance(pending, StudentMastery.LearningEventRecorded):
@@ -266,7 +268,7 @@ class MasteryApplication(Application[UUID]):
         if changed:
             recordings = self.save(*changed)
             position = max(r.notification.id for r in recordings)
-        self._aggregates.give_back(aggregates.items())
+        self._aggregates.give_back((i, a) for i, a in aggregates.items() if not a.pending_events)
         return position
 
     def _apply(
@@ -397,6 +399,13 @@ class MasteryApplication(Application[UUID]):
     def head(self) -> int:
         """The event store's highest notification id (0 when empty)."""
         return self.recorder.max_notification_id() or 0
+
+
+def _learning_events_pending(aggregate: StudentMastery) -> bool:
+    return any(
+        isinstance(pending, StudentMastery.LearningEventRecorded)
+        for pending in aggregate.pending_events
+    )
 
 
 def _student_of(event: ValidatedEvent) -> UUID:

@@ -14,7 +14,7 @@ from domain.student_mastery import StudentMastery
 from infrastructure.container import Container, build
 from infrastructure.event_store.recorder import IdempotentApplicationRecorder
 from infrastructure.settings import Settings
-from tests.support import at_once, learning_event_rows, store_violations
+from tests.support import at_once, count_rows, learning_event_rows, store_violations
 
 TENANT = "t-integrity"
 
@@ -81,6 +81,7 @@ def test_a_refused_first_event_of_a_new_student_leaves_no_enrolment(
 ) -> None:
     refuse.add("boom")
     assert statuses(built, [quiz("boom", student="new")]) == ["rejected"]
+    assert count_rows(settings.require_database_url(), "SELECT count(*) FROM mastery_events") == 0
     refuse.clear()
     assert statuses(built, [quiz("n-1", student="new")]) == ["recorded"]
     assert built.application.student(TENANT, "new").version == 2

@@ -3,8 +3,9 @@
 ``AccessLog.record`` only puts an entry on an in-process queue; one writer thread drains it and
 copies the entries in batches (every ``interval`` seconds or ``batch_size`` rows, whichever
 comes first). While PostgreSQL is unavailable the writer keeps the entries (up to
-``max_pending``) and retries, so reads keep working. ``close`` flushes everything still queued:
-a clean shutdown loses nothing.
+``max_pending``) and retries with a capped backoff (it is a supervised worker: no failure ends
+it), so reads keep working. ``close`` flushes everything still queued: a clean shutdown loses
+nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import astuple, dataclass
 from datetime import datetime
 
 import psycopg
+
+from infrastructure.supervision import Supervisor, TransientError, WorkerHealth
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,9 @@ class AccessLog:
         self._pending: deque[AccessEntry] = deque()
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
         self._thread = threading.Thread(target=self._run, name="access-log-writer", daemon=True)
+        self._stopping = False  # the sentinel of ``close`` was taken from the queue
+        self._done = threading.Event()
+        self.health = WorkerHealth("access-log", lag_probe=self.backlog)
         self.written = 0
         self.dropped = 0
 
@@ -69,6 +75,10 @@ class AccessLog:
     def record(self, entry: AccessEntry) -> None:
         """Non-blocking: the entry is written by the writer thread."""
         self._queue.put(entry)
+
+    def backlog(self) -> int:
+        """Entries recorded and not yet written."""
+        return len(self._pending) + self._queue.qsize()
 
     def close(self, timeout: float = 30.0) -> None:
         """Write every entry recorded so far, then stop the writer."""
@@ -81,12 +91,20 @@ class AccessLog:
     # --- writer thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            stopping = self._collect()
-            self._flush(final=stopping)
+        Supervisor(self.health, recover=self._disconnect).run(self._write_until_closed, self._done)
         if self._connection is not None:
-            self._connection.close()
+            self._disconnect()
+
+    def _write_until_closed(self) -> None:
+        while True:
+            if not self._stopping:
+                self._stopping = self._collect()
+            written = self.written
+            self._flush(final=self._stopping)
+            self.health.progressed(batch=self.written > written, lag=len(self._pending))
+            if self._stopping:
+                self._done.set()
+                return
 
     def _collect(self) -> bool:
         """Move queued entries to ``pending`` for up to one interval; True once told to stop."""
@@ -109,17 +127,24 @@ class AccessLog:
             self._pending.append(entry)
         return False
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Move everything queued to ``pending``; True if the sentinel of ``close`` was in it."""
+        stopping = False
         while True:
             try:
                 entry = self._queue.get_nowait()
             except queue.Empty:
-                return
-            if entry is not None:
+                return stopping
+            if entry is None:
+                stopping = True
+            else:
                 self._pending.append(entry)
 
     def _flush(self, *, final: bool) -> None:
+        """Write ``pending``; when PostgreSQL is down, keep (up to ``max_pending``) and raise,
+        for the supervisor to back off — unless this is the final flush of ``close``."""
         attempts = 5 if final else 1
+        failure: psycopg.Error | None = None
         for attempt in range(attempts):
             try:
                 while self._pending:
@@ -127,10 +152,16 @@ class AccessLog:
                 return
             except psycopg.Error as exc:
                 self._disconnect()
-                log.warning("access log: write failed (%s); %d pending", exc, len(self._pending))
+                failure = exc
                 if attempt + 1 < attempts:
+                    log.warning(
+                        "access log: write failed (%s); %d pending", exc, len(self._pending)
+                    )
                     threading.Event().wait(0.2 * (attempt + 1))
+        self._stopping = self._drain() or self._stopping
         self._shed()
+        if not final:
+            raise TransientError(f"write failed ({failure}); {self.backlog()} pending") from failure
 
     def _write_batch(self) -> None:
         batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]

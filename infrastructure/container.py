@@ -20,6 +20,7 @@ from infrastructure.projector import Projector
 from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.settings import ConfigurationError, Settings
+from infrastructure.supervision import Workers
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class Container:
     settings: Settings
     application: MasteryApplication
     ingest: IngestService
+    workers: Workers = field(default_factory=Workers)  # the supervised workers running here
     _redis: redis.Redis | None = field(default=None, repr=False)
     _view: RedisMasteryView | None = field(default=None, repr=False)
     _projector: Projector | None = field(default=None, repr=False)
@@ -64,6 +66,7 @@ class Container:
                 batch_size=self.settings.projection_batch_size,
                 settings=self.settings,
                 workers=self.settings.projection_workers,
+                registry=self.workers,
             )
         return self._projector
 

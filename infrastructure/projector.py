@@ -36,6 +36,7 @@ from infrastructure import collector
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.settings import Settings
+from infrastructure.supervision import Supervisor, WorkerHealth, Workers
 from projections.mastery_projection import (
     MasteryProjection,
     StudentHistory,
@@ -79,6 +80,7 @@ class Projector:
         cache_size: int = 50_000,
         settings: Settings | None = None,
         workers: int = 1,
+        registry: Workers | None = None,
     ) -> None:
         self.application = application
         self.view = view
@@ -93,6 +95,8 @@ class Projector:
         self.settings = settings  # lets a bulk pass spread over worker processes
         self.workers = workers
         self._conn: psycopg.Connection[Any] | None = None  # for history reads; see _rows
+        self.health = WorkerHealth("projector", lag_probe=self.lag)
+        self.registry = registry  # where ``run`` reports the running projector (readiness)
 
     # --- following the log -------------------------------------------------------------------
 
@@ -131,24 +135,32 @@ class Projector:
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
         """Project until ``stop`` is set: catch up, then wake on each commit (LISTEN/NOTIFY).
 
-        The garbage collector is paced while it runs (``collector.Paced``): its automatic full
-        collections over the history cache were the largest part of the lag."""
-        backoff = 0.1
+        Supervised (``infrastructure.supervision``): a failure anywhere, Redis or PostgreSQL
+        down included, drops the in-process state and starts over from the tracked position
+        after a backoff. The garbage collector is paced while it runs (``collector.Paced``):
+        its automatic full collections over the history cache were the largest part of the lag.
+        """
+        if self.registry is not None:
+            self.registry.add(self.health)
         with collector.Paced() as paced:
+            Supervisor(self.health, recover=self._reset).run(
+                lambda: self._follow(stop, idle_wait, paced.tick), stop
+            )
+
+    def _follow(self, stop: threading.Event, idle_wait: float, tick: Callable[[], None]) -> None:
+        self.catch_up(lambda _: self.health.progressed(batch=True))
+        with self._listener() as wait_for_commit:
             while not stop.is_set():
-                try:
-                    self.catch_up()
-                    with self._listener() as wait_for_commit:
-                        backoff = 0.1
-                        while not stop.is_set():
-                            if not self.process_next_batch():
-                                wait_for_commit(idle_wait)
-                            paced.tick()
-                except Exception:  # a service is down: keep the worker alive and retry
-                    log.exception("projector failed; retrying in %.1f s", backoff)
-                    self._forget()
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                if self.process_next_batch():
+                    self.health.progressed(batch=True, position=self._cached_up_to)
+                else:
+                    self.health.progressed(position=self._cached_up_to, lag=0)
+                    wait_for_commit(idle_wait)
+                tick()
+
+    def lag(self) -> int:
+        """Notifications recorded but not yet projected."""
+        return max(0, self.application.head() - self.position())
 
     def _listener(self) -> Any:
         return _Listener(self.database_url, self.application.recorder.events_table_name)  # type: ignore[attr-defined]
@@ -226,6 +238,12 @@ class Projector:
     def _forget(self) -> None:
         self._histories.clear()
         self._cached_up_to = self.position()
+
+    def _reset(self) -> None:
+        """After a failure: nothing cached is trusted, and nothing here calls a server (the
+        next batch reads the tracked position again, once the servers answer)."""
+        self._histories.clear()
+        self._cached_up_to = None
 
     def _remember(self, histories: dict[UUID, StudentHistory]) -> None:
         for originator, history in histories.items():

@@ -57,6 +57,7 @@ class Settings:
     projection_batch_size: int = 10_000
     projection_workers: int = 2
     redis_timeout_seconds: float = 2.0
+    worker_stall_seconds: float = 30.0
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
     master_key: str | None = None
@@ -118,6 +119,7 @@ class Settings:
             projection_batch_size=integer("PROJECTION_BATCH_SIZE", 10_000, minimum=1),
             projection_workers=integer("PROJECTION_WORKERS", 2, minimum=1),
             redis_timeout_seconds=float(integer("REDIS_TIMEOUT_MS", 2000, minimum=1)) / 1000,
+            worker_stall_seconds=float(integer("WORKER_STALL_SECONDS", 30, minimum=1)),
             jwt_secret=text("JWT_SECRET"),
             jwt_public_key=text("JWT_PUBLIC_KEY"),
             master_key=text("MASTER_KEY"),

@@ -53,6 +53,6 @@ def serve_everything(built: Container, host: str | None, port: int | None) -> No
 
 def _kafka(built: Container, stop: threading.Event) -> None:
     try:
-        run_workers(built.settings, stop, consumer=True, publisher=True)
+        run_workers(built.settings, stop, consumer=True, publisher=True, registry=built.workers)
     except Exception:
         log.exception("the Kafka workers stopped")

@@ -43,6 +43,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
         async with AsyncExitStack() as stack:
             built = container if container is not None else stack.enter_context(build(settings))
             access_log = AccessLog(built.settings.require_database_url())
+            built.workers.add(access_log.health)
             access_log.start()
             stack.callback(access_log.close)
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import psycopg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,10 +14,18 @@ from starlette.routing import Route
 
 from api.http.auth import authenticate
 from api.http.guard import json_response, parse_query, problem_for
-from api.http.models import HealthOut, NoQuery, ProjectionStatusOut, ReadyOut, StatusOut
+from api.http.models import (
+    HealthOut,
+    NoQuery,
+    ProjectionStatusOut,
+    ReadyOut,
+    StatusOut,
+    WorkerStatusOut,
+)
 from api.http.problems import ProblemError
 from api.http.services import Services, services_of
 from infrastructure.auth import may_read_status
+from infrastructure.supervision import check
 from projections.view import PROJECTION_NAME
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -28,15 +37,48 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     services = services_of(request)
-    checks = {
+    checks: dict[str, Callable[[Services], str]] = {
         "postgresql": _check_postgres,
         "redis": _check_redis,
         **({"kafka": _check_kafka} if services.container.settings.kafka_bootstrap_servers else {}),
     }
-    results = {name: await run_in_threadpool(check, services) for name, check in checks.items()}
+    results = {name: await run_in_threadpool(probe, services) for name, probe in checks.items()}
+    results.update(await run_in_threadpool(_worker_checks, services))
     ready = all(result == "ok" for result in results.values())
     body = ReadyOut(status="ready" if ready else "unavailable", checks=results)
     return json_response(body, 200 if ready else 503)
+
+
+def _worker_checks(services: Services) -> dict[str, str]:
+    """Each supervised worker of this process: running, and progressing while work waits."""
+    stall = services.container.settings.worker_stall_seconds
+    return {health.name: check(health, stall) for health in services.container.workers}
+
+
+def _workers_out(services: Services) -> list[WorkerStatusOut]:
+    stall = services.container.settings.worker_stall_seconds
+    out = []
+    for health in services.container.workers:
+        verdict = check(health, stall)
+        snapshot = health.snapshot()
+        out.append(
+            WorkerStatusOut(
+                name=snapshot.name,
+                state=snapshot.state.value,
+                check=verdict,
+                last_error=snapshot.last_error,
+                failures=snapshot.failures,
+                seconds_since_progress=_rounded(snapshot.last_progress_age),
+                seconds_since_batch=_rounded(snapshot.last_batch_age),
+                position=snapshot.position,
+                lag=snapshot.lag,
+            )
+        )
+    return out
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def _check_postgres(services: Services) -> str:
@@ -94,6 +136,7 @@ async def status(request: Request) -> Response:
             raise ProblemError(403, "only an admin token may read the status")
         parse_query(request, NoQuery)
         projection = await run_in_threadpool(services.container.projector.status)
+        workers = await run_in_threadpool(_workers_out, services)
         _update_projection_gauges_from(services, projection.head, projection.position)
         return json_response(
             StatusOut(
@@ -107,6 +150,7 @@ async def status(request: Request) -> Response:
                         lag_seconds=round(projection.lag_seconds, 3),
                     )
                 ],
+                workers=workers,
             )
         )
     except Exception as exc:

@@ -40,8 +40,9 @@ from infrastructure.kafka.inbound import InboundMessage
 from infrastructure.kafka.metrics import WorkerMetrics
 from infrastructure.kafka.producing import deliver
 from infrastructure.kafka.topics import ensure_topics
-from infrastructure.kafka.transient import Backoff, is_transient
+from infrastructure.kafka.transient import TransientKafkaError, is_transient
 from infrastructure.settings import Settings
+from infrastructure.supervision import Backoff, Supervisor, WorkerHealth
 
 log = structlog.get_logger(__name__)
 
@@ -68,21 +69,30 @@ class IngestWorker:
         self.stats_interval = stats_interval
         self._last_stats = time.monotonic()
         self._last_topic_check = 0.0
+        self.health = WorkerHealth("consumer")
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set; the batch in progress is finished and committed."""
+        """Consume until ``stop`` is set; the batch in progress is finished and committed.
+
+        Supervised: a failure outside a batch's own retries (a fatal client error, a broker
+        that vanished) closes the clients and starts them again after a backoff; what was
+        not committed is delivered again and turns into duplicates."""
+        Supervisor(self.health, backoff=Backoff()).run(lambda: self._consume_until(stop), stop)
+        log.info("consumer_stopped", **self.metrics.snapshot())
+
+    def _consume_until(self, stop: threading.Event) -> None:
         if not self._ensure_topics(stop):
             return
         consumer = Consumer({**consumer_config(self.settings), "error_cb": _log_client_error})
         producer = Producer({**producer_config(self.settings), "error_cb": _log_client_error})
-        consumer.subscribe(
-            [self.settings.kafka_requests_topic],
-            on_assign=_on_assign,
-            on_revoke=_on_revoke,
-            on_lost=_on_lost,
-        )
-        log.info("consumer_started", topic=self.settings.kafka_requests_topic)
         try:
+            consumer.subscribe(
+                [self.settings.kafka_requests_topic],
+                on_assign=_on_assign,
+                on_revoke=_on_revoke,
+                on_lost=_on_lost,
+            )
+            log.info("consumer_started", topic=self.settings.kafka_requests_topic)
             with collector.Paced() as paced:  # the aggregate cache is large and long-lived
                 while not stop.is_set():
                     self._step(consumer, producer, stop)
@@ -90,10 +100,15 @@ class IngestWorker:
                     if time.monotonic() - self._last_stats >= self.stats_interval:
                         self._report(consumer)
         finally:
-            self._report(consumer)
-            consumer.close()
-            producer.flush(10)
-            log.info("consumer_stopped", **self.metrics.snapshot())
+            self._close(consumer, producer)
+
+    def _close(self, consumer: Any, producer: Any) -> None:
+        """Each step guarded: after a failure the broker may be the thing that is down."""
+        for step in (lambda: self._report(consumer), consumer.close, lambda: producer.flush(10)):
+            try:
+                step()
+            except Exception as error:
+                log.warning("consumer_close_failed", error=_describe(error))
 
     def _poll_batch(self, consumer: Any) -> list[Any]:
         """Up to a full batch: wait for a first message, then top up for ``FILL_SECONDS``."""
@@ -123,6 +138,8 @@ class IngestWorker:
                 log.warning("consumer_error", error=str(error))
         if batch:
             self._process(batch, consumer, producer, stop)
+        else:
+            self.health.progressed()
 
     def _process(
         self,
@@ -145,6 +162,7 @@ class IngestWorker:
         if dead and not self._dead_letter(dead, producer, stop):
             return
         self._commit(consumer, batch)
+        self.health.progressed(batch=True)
 
     def _ingest_durably(
         self, batch: list[InboundMessage], consumer: Any, stop: threading.Event
@@ -161,6 +179,7 @@ class IngestWorker:
                     return self._one_by_one(items)
                 except Exception as error:
                     self.metrics.add("retried")
+                    self.health.backing_off(error)
                     if is_transient(error):
                         if not paused:
                             paused = consumer.assignment()
@@ -201,6 +220,7 @@ class IngestWorker:
             pending = [pending[index] for index in failed]
             if pending:
                 self.metrics.add("retried")
+                self.health.backing_off(TransientKafkaError(f"{len(pending)} DLQ records"))
                 log.warning("dlq_write_failed", pending=len(pending))
                 if not backoff.wait(stop):
                     return False
@@ -225,6 +245,7 @@ class IngestWorker:
                 ensure_topics(self.settings)
                 return True
             except KafkaException as error:
+                self.health.backing_off(error)
                 log.warning("broker_unavailable", error=str(error))
                 if not backoff.wait(stop):
                     return False
@@ -244,6 +265,7 @@ class IngestWorker:
             log.warning("lag_unavailable", error=str(error))
             lag = {}
         self.metrics.set_lag(lag)
+        self.health.set_lag(sum(lag.values()))
         log.info("consumer_stats", lag=sum(lag.values()), **self.metrics.snapshot())
 
 

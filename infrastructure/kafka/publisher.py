@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
 
@@ -35,8 +35,9 @@ from infrastructure.kafka.metrics import WorkerMetrics
 from infrastructure.kafka.producing import OutgoingMessage, deliver
 from infrastructure.kafka.results import INITIAL_LEVEL, mastery_updated, threshold_reached
 from infrastructure.kafka.topics import ensure_topics
-from infrastructure.kafka.transient import Backoff, TransientKafkaError, is_transient
+from infrastructure.kafka.transient import TransientKafkaError
 from infrastructure.settings import Settings
+from infrastructure.supervision import Backoff, Supervisor, WorkerHealth
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +70,8 @@ class ResultsPublisher:
         self._states: OrderedDict[UUID, tuple[StudentMastery, str]] = OrderedDict()
         self._cache_size = cache_size
         self._position: int | None = None
+        self._producer: Any = None
+        self.health = WorkerHealth("publisher", lag_probe=self.lag)
 
     def position(self) -> int:
         """The last notification id whose messages the broker acknowledged."""
@@ -77,37 +80,36 @@ class ResultsPublisher:
         return self._position
 
     def run(self, stop: threading.Event) -> None:
-        """Publish until ``stop`` is set; transient failures are waited out, never skipped."""
-        producer: Any = None
-        backoff = Backoff()
-        last_stats = time.monotonic()
+        """Publish until ``stop`` is set; failures are waited out (``Supervisor``), never
+        skipped: the round that failed is read and published again."""
         log.info("publisher_started", topic=self.settings.kafka_results_topic)
+        Supervisor(self.health, recover=self._recover, backoff=Backoff()).run(
+            lambda: self._publish_until(stop), stop
+        )
+        if self._producer is not None:
+            self._producer.flush(10)
+        self._report()
+        log.info("publisher_stopped", **self.metrics.snapshot())
+
+    def _publish_until(self, stop: threading.Event) -> None:
+        if self._producer is None:
+            ensure_topics(self.settings, [self.settings.kafka_results_topic])
+            self._producer = Producer(producer_config(self.settings))
+        last_stats = time.monotonic()
         while not stop.is_set():
-            try:
-                if producer is None:
-                    ensure_topics(self.settings, [self.settings.kafka_results_topic])
-                    producer = Producer(producer_config(self.settings))
-                published = self.publish_next(producer)
-                backoff.reset()
-            except Exception as error:
-                self._forget()
-                self.metrics.add("retried")
-                if is_transient(error) or isinstance(error, KafkaException):
-                    log.warning("publisher_unavailable", error=f"{type(error).__name__}: {error}")
-                else:
-                    log.exception("publisher_failed")
-                if not backoff.wait(stop):
-                    break
-                continue
+            published = self.publish_next(self._producer)
+            self.health.progressed(
+                batch=published > 0, position=self._position, lag=None if published else 0
+            )
             if time.monotonic() - last_stats >= self.stats_interval:
                 last_stats = time.monotonic()
                 self._report()
             if not published:
                 stop.wait(IDLE_SECONDS)
-        if producer is not None:
-            producer.flush(10)
-        self._report()
-        log.info("publisher_stopped", **self.metrics.snapshot())
+
+    def lag(self) -> int:
+        """Notifications recorded but not yet acknowledged by the broker."""
+        return max(0, self.application.head() - self.position())
 
     def publish_next(self, producer: Any) -> int:
         """One round; returns how many notifications it covered (0: nothing new)."""
@@ -202,17 +204,18 @@ class ResultsPublisher:
         while len(self._states) > self._cache_size:
             self._states.popitem(last=False)
 
-    def _forget(self) -> None:
-        """After a failed round the cache may be ahead of the tracked position: drop it."""
+    def _recover(self) -> None:
+        """After a failed round the cache may be ahead of the tracked position: drop it. No
+        server is called here; the producer is kept (librdkafka reconnects by itself)."""
+        self.metrics.add("retried")
         self._states.clear()
         self._position = None
 
     def _report(self) -> None:
         try:
-            behind = max(0, self.application.head() - self.position())
+            behind = self.lag()
         except Exception as error:
-            if not is_transient(error):
-                raise
+            log.warning("lag_unavailable", error=f"{type(error).__name__}: {error}")
             return
         self.metrics.set_lag({"notifications": behind})
         log.info("publisher_stats", lag=behind, **self.metrics.snapshot())

@@ -22,6 +22,7 @@ from infrastructure.container import build
 from infrastructure.kafka.consumer import IngestWorker
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.settings import Settings
+from infrastructure.supervision import Workers
 
 log = structlog.get_logger(__name__)
 
@@ -31,19 +32,35 @@ EXIT_PARENT_GONE = 70  # an orphaned consumer child ends itself (EX_SOFTWARE)
 Worker = Callable[[Settings, threading.Event], None]
 
 
-def run_consumer(settings: Settings, stop: threading.Event) -> None:
-    """One consumer-group member in this thread, until ``stop`` is set."""
+def run_consumer(
+    settings: Settings, stop: threading.Event, registry: Workers | None = None
+) -> None:
+    """One consumer-group member in this thread, until ``stop`` is set; its health goes to
+    ``registry`` (the process's supervised workers) if given."""
     with build(settings) as built:
-        IngestWorker(built.ingest, settings).run(stop)
+        worker = IngestWorker(built.ingest, settings)
+        if registry is not None:
+            registry.add(worker.health)
+        worker.run(stop)
 
 
-def run_publisher(settings: Settings, stop: threading.Event) -> None:
+def run_publisher(
+    settings: Settings, stop: threading.Event, registry: Workers | None = None
+) -> None:
     """The results publisher in this thread, until ``stop`` is set."""
     with build(settings) as built:
-        ResultsPublisher(built.application, settings).run(stop)
+        publisher = ResultsPublisher(built.application, settings)
+        if registry is not None:
+            registry.add(publisher.health)
+        publisher.run(stop)
 
 
-def run_consumers(settings: Settings, stop: threading.Event, processes: int | None = None) -> None:
+def run_consumers(
+    settings: Settings,
+    stop: threading.Event,
+    processes: int | None = None,
+    registry: Workers | None = None,
+) -> None:
     """``processes`` group members (default ``MASTERY_KAFKA_CONSUMER_WORKERS``): this process
     and ``processes - 1`` spawned children, which stop with it (SIGTERM, or its death)."""
     count = processes or settings.kafka_consumer_workers
@@ -55,7 +72,7 @@ def run_consumers(settings: Settings, stop: threading.Event, processes: int | No
     for child in children:
         child.start()
     try:
-        run_consumer(settings, stop)
+        run_consumer(settings, stop, registry)
     finally:
         for child in children:
             if child.pid is not None and child.is_alive():
@@ -74,10 +91,13 @@ def run_workers(
     consumer: bool = True,
     publisher: bool = True,
     consumer_processes: int | None = None,
+    registry: Workers | None = None,
 ) -> None:
-    """The consumer(s) and the publisher side by side, until ``stop`` is set.
+    """The consumer(s) and the publisher side by side, until ``stop`` is set; the health of
+    those in this process goes to ``registry`` if given (readiness of ``mastery run``).
 
-    If one of them fails, the others are stopped and the failure is raised.
+    The workers are supervised and leave only on ``stop``; should one still fail, the others
+    are stopped and the failure is raised.
     """
     failures: list[BaseException] = []
 
@@ -94,9 +114,9 @@ def run_workers(
 
     workers: list[Worker] = []
     if consumer:
-        workers.append(lambda s, e: run_consumers(s, e, consumer_processes))
+        workers.append(lambda s, e: run_consumers(s, e, consumer_processes, registry))
     if publisher:
-        workers.append(run_publisher)
+        workers.append(lambda s, e: run_publisher(s, e, registry))
     threads = [
         threading.Thread(target=guarded(w), name=f"kafka-{i}") for i, w in enumerate(workers)
     ]

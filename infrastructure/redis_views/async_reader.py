@@ -1,11 +1,18 @@
 """The hot read of the query API on the event loop: a student's current document, read with
-redis.asyncio so a dashboard poll needs no thread-pool hop."""
+redis.asyncio so a dashboard poll needs no thread-pool hop.
+
+A pooled connection to a Redis that has since restarted is found broken only when used (the
+asyncio pool does not check it out the way the sync one does): a command failing with a
+connection error is retried once, at once, on a fresh connection, so the first read after a
+restart answers. A timeout is not retried (a hung server still answers 503 quickly)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import ParsedDocuments
@@ -15,7 +22,10 @@ from projections.view import StudentKey
 class AsyncCurrentReader:
     def __init__(self, url: str, keys: Keys, timeout_seconds: float) -> None:
         self.client = redis.asyncio.Redis.from_url(
-            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         )
         self.keys = keys
         self.parsed = ParsedDocuments()

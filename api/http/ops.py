@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 
@@ -25,7 +26,7 @@ from api.http.models import (
 from api.http.problems import ProblemError
 from api.http.services import Services, services_of
 from infrastructure.auth import may_read_status
-from infrastructure.supervision import check
+from infrastructure.supervision import WorkerHealth, check
 from projections.view import PROJECTION_NAME
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -43,23 +44,34 @@ async def readyz(request: Request) -> Response:
         **({"kafka": _check_kafka} if services.container.settings.kafka_bootstrap_servers else {}),
     }
     results = {name: await run_in_threadpool(probe, services) for name, probe in checks.items()}
-    results.update(await run_in_threadpool(_worker_checks, services))
+    results.update(await _worker_checks(services))
     ready = all(result == "ok" for result in results.values())
     body = ReadyOut(status="ready" if ready else "unavailable", checks=results)
     return json_response(body, 200 if ready else 503)
 
 
-def _worker_checks(services: Services) -> dict[str, str]:
-    """Each supervised worker of this process: running, and progressing while work waits."""
+async def _worker_checks(services: Services) -> dict[str, str]:
+    """Each supervised worker of this process: running, and progressing while work waits.
+    A worker's lag probe may wait on the server that is down: it gets the checks' timeout."""
     stall = services.container.settings.worker_stall_seconds
-    return {health.name: check(health, stall) for health in services.container.workers}
+
+    async def verdict(health: WorkerHealth) -> str:
+        try:
+            return await asyncio.wait_for(
+                run_in_threadpool(check, health, stall), CHECK_TIMEOUT_SECONDS
+            )
+        except TimeoutError:
+            return "lag unknown: timed out"
+
+    workers = list(services.container.workers)
+    verdicts = await asyncio.gather(*(verdict(health) for health in workers))
+    return {health.name: result for health, result in zip(workers, verdicts, strict=True)}
 
 
-def _workers_out(services: Services) -> list[WorkerStatusOut]:
-    stall = services.container.settings.worker_stall_seconds
+def _workers_out(services: Services, verdicts: dict[str, str]) -> list[WorkerStatusOut]:
     out = []
     for health in services.container.workers:
-        verdict = check(health, stall)
+        verdict = verdicts.get(health.name, "unknown")
         snapshot = health.snapshot()
         out.append(
             WorkerStatusOut(
@@ -136,7 +148,7 @@ async def status(request: Request) -> Response:
             raise ProblemError(403, "only an admin token may read the status")
         parse_query(request, NoQuery)
         projection = await run_in_threadpool(services.container.projector.status)
-        workers = await run_in_threadpool(_workers_out, services)
+        workers = _workers_out(services, await _worker_checks(services))
         _update_projection_gauges_from(services, projection.head, projection.position)
         return json_response(
             StatusOut(

@@ -97,6 +97,12 @@ def test_the_projector_survives_a_redis_kill_and_restart_and_reads_recover(
     assert projector.is_alive()
     wait_until(lambda: _ready(api)[0] == 200, 10, "readiness did not recover")
     assert _ready(api)[1]["checks"]["projector"] == "ok"
+    status = api.as_("admin", "ops", tenant).get("/v1/status").json()
+    workers = {worker["name"]: worker for worker in status["workers"]}
+    assert workers["projector"]["state"] == "running"
+    assert workers["projector"]["failures"] >= 2
+    assert workers["projector"]["last_error"].startswith("ConnectionError")
+    assert workers["access-log"]["check"] == "ok"
 
 
 def test_readiness_fails_while_the_projector_cannot_progress(

@@ -1,0 +1,59 @@
+"""The access-log writer is a supervised worker: an unexpected failure while writing neither
+ends it nor loses the entries it held (SPEC §7, §10)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from infrastructure.access_log import AccessEntry, AccessLog
+from infrastructure.supervision import WorkerState
+from tests.killable import wait_until
+from tests.support import count_rows
+
+
+def _entry(index: int) -> AccessEntry:
+    return AccessEntry(
+        at=datetime.now(UTC),
+        request_id=f"r{index}",
+        subject="teacher-1",
+        role="teacher",
+        tenant_id="t-access",
+        student_id=f"s{index}",
+        class_id=None,
+        route="/v1/students/{id}/mastery",
+        action="read_mastery",
+        outcome="allowed",
+        status=200,
+    )
+
+
+def test_the_writer_survives_an_unexpected_failure_and_writes_everything(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_batch = AccessLog._write_batch
+    calls: list[int] = []
+
+    def fails_once(self: AccessLog) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("an unexpected failure")
+        write_batch(self)
+
+    monkeypatch.setattr(AccessLog, "_write_batch", fails_once)
+    access_log = AccessLog(database_url, interval=0.01)
+    access_log.start()
+    try:
+        for index in range(3):
+            access_log.record(_entry(index))
+        rows = "SELECT count(*) FROM access_log WHERE tenant_id = 't-access'"
+        wait_until(lambda: count_rows(database_url, rows) == 3, 10, "entries not written")
+        snapshot = access_log.health.snapshot()
+        assert snapshot.failures == 1
+        assert snapshot.last_error == "RuntimeError: an unexpected failure"
+        assert snapshot.state is WorkerState.RUNNING
+    finally:
+        access_log.close()
+    assert access_log.health.snapshot().state is WorkerState.STOPPED
+    assert access_log.written == 3

@@ -4,9 +4,9 @@ An export is a folder: one file per record kind (``events``, ``access_log``, and
 ``mastery``) as JSONL or CSV, plus ``manifest.json``. Records are streamed, so memory stays flat
 whatever their number. Each record carries ``chain``, the SHA-256 of the previous record's chain
 and of the record itself (without ``chain``), from a fixed seed; the manifest holds per file the
-record count, first and last store positions, the last chain value and the file's digest.
-``verify_export`` recomputes all of it and names the first line that does not check out: an
-altered line fails its own link, a removed line breaks the next one, a cut tail fails the count.
+record count, first and last store positions, the last chain value and the file's digest; the
+first link starts from the digest of the manifest's header (``infrastructure.audit_format``).
+``verify_export`` (``infrastructure.audit_verify``) recomputes and checks all of it.
 """
 
 from __future__ import annotations
@@ -20,30 +20,42 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+__all__ = [
+    "ExportError",
+    "ExportSummary",
+    "FileSummary",
+    "Problem",
+    "export_subject",
+    "export_tenant",
+    "subject_document",
+    "verify_export",
+]
+
 import psycopg
 
 from domain.student_mastery import StudentMastery, student_aggregate_id
+from infrastructure.audit_format import (
+    ACCESS_COLUMNS,
+    EVENT_COLUMNS,
+    FORMATS,
+    HASH_CHAIN,
+    MANIFEST,
+    MASTERY_COLUMNS,
+    SEED,
+    ExportError,
+    canonical,
+    cell,
+    chain_start,
+    header_digest,
+    link,
+)
+from infrastructure.audit_verify import Problem, verify_export
 from infrastructure.container import Container
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.ingest.contract import format_timestamp
 
-SEED = hashlib.sha256(b"mastery-engine audit export v1").hexdigest()
-FORMATS = ("jsonl", "csv")
-EVENT_COLUMNS = (
-    "position", "event_id", "timestamp", "recorded_at", "tenant_id", "student_id", "class_id",
-    "component", "topic", "data", "metadata", "erased", "aggregate_id",
-)  # fmt: skip
-ACCESS_COLUMNS = (
-    "id", "at", "request_id", "subject", "role", "tenant_id", "student_id", "class_id", "route",
-    "action", "outcome", "status",
-)  # fmt: skip
-MASTERY_COLUMNS = ("kind", "as_of", "document")
 PAGE = 2_000
-
-
-class ExportError(ValueError):
-    """The export cannot be made or read (bad folder, unknown format...)."""
 
 
 @dataclass(slots=True)
@@ -60,32 +72,47 @@ class FileSummary:
 class ExportSummary:
     folder: Path
     files: dict[str, FileSummary] = field(default_factory=dict)
+    manifest_sha256: str = ""  # worth keeping where the export's holder cannot change it
+
+
+class _Header:
+    """The manifest's header, fixed before the first record: its digest starts every chain."""
+
+    def __init__(self, about: dict[str, Any]) -> None:
+        self.fields = {
+            **about,
+            "created_at": format_timestamp(datetime.now(UTC)),
+            "hash_chain": HASH_CHAIN,
+            "seed": SEED,
+        }
+        self.sha256 = header_digest(self.fields)
+        self.chain_start = chain_start(self.sha256)
 
 
 # --- writing ------------------------------------------------------------------------------------
 
 
 class _ChainedWriter:
-    def __init__(self, path: Path, fmt: str, columns: tuple[str, ...]) -> None:
-        self.path = path
-        self.fmt = fmt
+    def __init__(self, folder: Path, stem: str, header: _Header, columns: tuple[str, ...]) -> None:
+        fmt = header.fields["format"]
+        self.path = folder / f"{stem}.{fmt}"
         self.columns = columns
-        self.summary = FileSummary(columns)
-        self._stream: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self.summary = FileSummary(columns, chain=header.chain_start)
+        self._stream: IO[str] = self.path.open("w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._stream) if fmt == "csv" else None
         if self._csv is not None:
             self._csv.writerow([*columns, "chain"])
 
     def write(self, record: dict[str, Any], position: int | None = None) -> None:
-        body = _canonical(record, self.columns)
-        self.summary.chain = _link(self.summary.chain, body)
+        body = canonical(record, self.columns)
+        self.summary.chain = link(self.summary.chain, body)
         self.summary.records += 1
         if position is not None:
             if self.summary.first_position is None:
                 self.summary.first_position = position
             self.summary.last_position = position
         if self._csv is not None:
-            self._csv.writerow([_cell(record.get(c)) for c in self.columns] + [self.summary.chain])
+            self._csv.writerow([cell(record.get(c)) for c in self.columns] + [self.summary.chain])
         else:
             line = {**record, "chain": self.summary.chain}
             self._stream.write(json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n")
@@ -109,9 +136,18 @@ def export_tenant(
     tenant in that range. Erased students' events are exported as erased (they cannot be dated
     or read, but their place in the log stays visible)."""
     _check_format(fmt)
+    header = _Header(
+        {
+            "kind": "audit",
+            "tenant_id": tenant_id,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "format": fmt,
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary(folder)
-    events = _ChainedWriter(folder / f"events.{fmt}", fmt, EVENT_COLUMNS)
+    events = _ChainedWriter(folder, "events", header, EVENT_COLUMNS)
     for done, (position, record) in enumerate(_tenant_events(container, tenant_id), start=1):
         moment = record.get("timestamp")
         if moment is None or start <= datetime.fromisoformat(moment).date() <= end:
@@ -119,21 +155,11 @@ def export_tenant(
         if done % PAGE == 0:
             on_progress(done)
     summary.files[events.path.name] = events.close()
-    access = _ChainedWriter(folder / f"access_log.{fmt}", fmt, ACCESS_COLUMNS)
+    access = _ChainedWriter(folder, "access_log", header, ACCESS_COLUMNS)
     for record in _access_log(container, tenant_id, None, start, end):
         access.write(record)
     summary.files[access.path.name] = access.close()
-    _write_manifest(
-        folder,
-        summary,
-        {
-            "kind": "audit",
-            "tenant_id": tenant_id,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "format": fmt,
-        },
-    )
+    _write_manifest(summary, header)
     return summary
 
 
@@ -145,13 +171,22 @@ def export_subject(
     document = subject_document(container, tenant_id, student_id)
     if not document["erased"] and not document["events"]:
         raise UnknownStudentError(tenant_id, student_id)
+    header = _Header(
+        {
+            "kind": "subject",
+            "tenant_id": tenant_id,
+            "student_id": student_id,
+            "erased": document["erased"],
+            "format": fmt,
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary(folder)
-    events = _ChainedWriter(folder / f"events.{fmt}", fmt, EVENT_COLUMNS)
+    events = _ChainedWriter(folder, "events", header, EVENT_COLUMNS)
     for record in document["events"]:
         events.write(record, record["position"])
     summary.files[events.path.name] = events.close()
-    mastery = _ChainedWriter(folder / f"mastery.{fmt}", fmt, MASTERY_COLUMNS)
+    mastery = _ChainedWriter(folder, "mastery", header, MASTERY_COLUMNS)
     if document["current_mastery"] is not None:
         mastery.write(
             {
@@ -163,21 +198,11 @@ def export_subject(
     for snapshot in document["snapshots"]:
         mastery.write({"kind": "snapshot", "as_of": snapshot["as_of"], "document": snapshot})
     summary.files[mastery.path.name] = mastery.close()
-    access = _ChainedWriter(folder / f"access_log.{fmt}", fmt, ACCESS_COLUMNS)
+    access = _ChainedWriter(folder, "access_log", header, ACCESS_COLUMNS)
     for record in document["access_log"]:
         access.write(record)
     summary.files[access.path.name] = access.close()
-    _write_manifest(
-        folder,
-        summary,
-        {
-            "kind": "subject",
-            "tenant_id": tenant_id,
-            "student_id": student_id,
-            "erased": document["erased"],
-            "format": fmt,
-        },
-    )
+    _write_manifest(summary, header)
     return summary
 
 
@@ -208,110 +233,6 @@ def subject_document(container: Container, tenant_id: str, student_id: str) -> d
         "snapshots": snapshots,
         "access_log": list(_access_log(container, tenant_id, student_id, None, None)),
     }
-
-
-# --- verifying ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    file: str
-    line: int | None
-    reason: str
-
-
-def verify_export(folder: Path) -> list[Problem]:
-    """Every way the folder differs from what its manifest and chains promise (empty: intact)."""
-    fmt, files = _read_manifest(folder)
-    problems: list[Problem] = []
-    for name, (columns, expected) in files.items():
-        problems += _verify_file(folder / name, fmt, columns, expected)
-    return problems
-
-
-def _read_manifest(folder: Path) -> tuple[str, dict[str, tuple[tuple[str, ...], Any]]]:
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise ExportError(f"{folder}: not an export folder (no manifest.json)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        fmt = manifest["format"]
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}")
-        files = {name: (tuple(f["columns"]), f) for name, f in manifest["files"].items()}
-        _check_manifest_files(files)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ExportError(f"{manifest_path}: not a readable manifest ({exc})") from None
-    except OSError as exc:
-        raise ExportError(f"{manifest_path}: cannot be read ({exc.strerror})") from None
-    return fmt, files
-
-
-def _verify_file(
-    path: Path, fmt: str, columns: tuple[str, ...], expected: dict[str, Any]
-) -> list[Problem]:
-    name = path.name
-    if not path.is_file():
-        return [Problem(name, None, "file is missing")]
-    problems: list[Problem] = []
-    chain, count = SEED, 0
-    try:
-        for line, record, stated in _read_records(path, fmt):
-            count += 1
-            chain = _link(chain, _canonical(record, columns))
-            if stated != chain and not problems:
-                problems.append(
-                    Problem(
-                        name, line, "record altered, or a record before it removed or reordered"
-                    )
-                )
-                chain = stated  # carry on from what the file says, to report one break
-    except (csv.Error, OSError) as exc:
-        return [Problem(name, None, f"unreadable after {count} records: {exc}")]
-    if count != expected["records"]:
-        problems.append(
-            Problem(name, None, f"{count} records, the manifest says {expected['records']}")
-        )
-    elif chain != expected["chain"] and not problems:
-        problems.append(Problem(name, None, "the last chain value differs from the manifest"))
-    if not problems and _file_digest(path) != expected["sha256"]:
-        problems.append(Problem(name, None, "file digest differs from the manifest"))
-    return problems
-
-
-def _check_manifest_files(files: dict[str, tuple[tuple[str, ...], Any]]) -> None:
-    """Each file entry names a file of the export folder itself and says what to expect."""
-    for name, (columns, expected) in files.items():
-        if not name or Path(name).name != name or name in (".", ".."):
-            raise ValueError(f"file name {name!r} is not a file of the export folder")
-        if not all(isinstance(column, str) for column in columns):
-            raise ValueError(f"{name}: columns must be names")
-        if not isinstance(expected.get("records"), int):
-            raise ValueError(f"{name}: records must be a number")
-        if not isinstance(expected.get("chain"), str) or not isinstance(
-            expected.get("sha256"), str
-        ):
-            raise ValueError(f"{name}: chain and sha256 must be text")
-
-
-def _read_records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """Each record with its line number and stated chain value; bytes that are not UTF-8 are
-    read as U+FFFD, so such a line fails its link like any other altered record."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as stream:
-        if fmt == "csv":
-            reader = csv.DictReader(stream)
-            for row in reader:
-                stated = row.pop("chain", "")
-                yield reader.line_num, {k: _uncell(v) for k, v in row.items()}, stated
-            return
-        for number, text in enumerate(stream, start=1):
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError:
-                yield number, {"unreadable": text}, ""
-                continue
-            stated = record.pop("chain", "") if isinstance(record, dict) else ""
-            yield number, record if isinstance(record, dict) else {"value": record}, stated
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -434,12 +355,10 @@ def _check_format(fmt: str) -> None:
         raise ExportError(f"unknown format {fmt!r}; use jsonl or csv")
 
 
-def _write_manifest(folder: Path, summary: ExportSummary, about: dict[str, Any]) -> None:
+def _write_manifest(summary: ExportSummary, header: _Header) -> None:
     manifest = {
-        **about,
-        "created_at": format_timestamp(datetime.now(UTC)),
-        "hash_chain": "chain_i = sha256(chain_(i-1) + sha256(record_i)), chain_0 = seed",
-        "seed": SEED,
+        **header.fields,
+        "header_sha256": header.sha256,
         "files": {
             name: {
                 "records": f.records,
@@ -452,34 +371,9 @@ def _write_manifest(folder: Path, summary: ExportSummary, about: dict[str, Any])
             for name, f in summary.files.items()
         },
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-
-
-def _canonical(record: dict[str, Any], columns: tuple[str, ...]) -> str:
-    """The text a record is hashed as: the file's columns (and any other key the record has,
-    so an added field is caught), values as a CSV cell holds them, as JSON with sorted keys —
-    so JSONL and CSV exports verify the same way."""
-    projected = {column: _cell(record.get(column)) for column in columns}
-    projected.update({k: _cell(v) for k, v in record.items() if k not in projected})
-    return json.dumps(projected, sort_keys=True, ensure_ascii=False)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list | bool):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return str(value)
-
-
-def _uncell(value: str | None) -> str:
-    return value or ""
-
-
-def _link(previous: str, body: str) -> str:
-    return hashlib.sha256(
-        (previous + hashlib.sha256(body.encode()).hexdigest()).encode()
-    ).hexdigest()
+    path = summary.folder / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    summary.manifest_sha256 = _file_digest(path)
 
 
 def _file_digest(path: Path) -> str:

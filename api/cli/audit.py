@@ -90,6 +90,11 @@ def export(
     for name, file in summary.files.items():
         console.print(f"{out / name}: {file.records} record(s)")
     console.print(f"manifest: {out / 'manifest.json'}")
+    console.print(
+        f"manifest sha256: {summary.manifest_sha256} (keep it apart from the export: "
+        "`audit verify --manifest-sha256` then proves the manifest is this one)",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -97,10 +102,22 @@ def verify(
     folder: Annotated[
         Path, typer.Argument(parser=existing_folder, metavar="DIR", help="An export folder.")
     ],
+    manifest_sha256: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HEX",
+            help="The manifest's SHA-256 as `audit export` printed it, kept apart from the "
+            "export: the manifest must be that one.",
+        ),
+    ] = None,
 ) -> None:
-    """Check an export against its manifest and hash chains; names the first bad line."""
+    """Check an export against its manifest and hash chains, and the manifest against the
+    files; names the first bad line. Exit 1 when anything differs, 2 without a readable
+    manifest."""
+    if manifest_sha256 is not None and not _is_sha256(manifest_sha256):
+        raise fail("--manifest-sha256 must be 64 hexadecimal digits", EXIT_USAGE)
     try:
-        problems = verify_export(folder)
+        problems = verify_export(folder, manifest_sha256)
     except ExportError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     if not problems:
@@ -110,3 +127,7 @@ def verify(
         where = f"{problem.file} line {problem.line}" if problem.line else problem.file
         console.print(f"[bold red]{where}[/]: {problem.reason}", highlight=False)
     raise typer.Exit(EXIT_FAILURE)
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)

@@ -127,3 +127,32 @@ def test_readiness_fails_while_the_projector_cannot_progress(
     wait_until(lambda: _ready(api)[0] == 200, 15, "readiness did not recover")
     assert api.container.projector.position() >= position
     assert projector.is_alive()
+
+
+@pytest.mark.slow
+def test_the_projector_catches_up_after_repeated_redis_kills_during_ingest(
+    running: tuple[Api, threading.Thread], own_redis: KillableRedis, tenant: str
+) -> None:
+    api, projector = running
+    writer = api.as_("service", "w", tenant)
+    students = [f"s{index}" for index in range(5)]
+    last = 0
+    for cycle in range(5):
+        for index in range(40):
+            if index == 20:
+                failures = _failures(api.container)
+                own_redis.kill()
+            body = event(f"c{cycle}-{index}", students[index % 5], tenant)
+            written = writer.post("/v1/events", json=body).json()
+            assert written["outcomes"][0]["status"] == "recorded"
+            last = max(last, written["position"])
+        wait_until(lambda: _failures(api.container) > failures, 10, "no failure seen")  # noqa: B023
+        own_redis.start()
+    admin = api.as_("admin", "ops", tenant)
+    params = {"min_position": last, "wait_ms": 5000}
+    for student in students:
+        read = admin.get(f"/v1/students/{student}/mastery", params=params)
+        assert read.status_code == 200
+        assert read.json()["stale"] is False
+    assert projector.is_alive()
+    wait_until(lambda: _ready(api)[0] == 200, 10, "readiness did not recover")

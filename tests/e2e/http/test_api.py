@@ -385,6 +385,8 @@ def test_operations_routes(api: Api, tenant: str) -> None:
     assert ready.status_code == 200 and ready.json()["checks"] == {
         "postgresql": "ok",
         "redis": "ok",
+        "access-log": "ok",
+        "projector": "ok",
     }
     api.client.get("/v1/students/s1/mastery")
     metrics = api.client.get("/metrics").text
@@ -396,6 +398,10 @@ def test_operations_routes(api: Api, tenant: str) -> None:
     status = api.as_("admin", "root", tenant).get("/v1/status").json()
     assert status["projections"][0]["name"] == "mastery"
     assert status["event_store_head"] >= status["projections"][0]["position"]
+    assert {w["name"]: w["state"] for w in status["workers"]} == {
+        "access-log": "running",
+        "projector": "running",
+    }
     assert_problem(api.client.get("/no/such/route"), 404)
     assert_problem(api.client.delete("/v1/events"), 405)
 

@@ -14,8 +14,9 @@ import logging
 import queue
 import threading
 from collections import deque
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
+from uuid import UUID, uuid4
 
 import psycopg
 
@@ -23,9 +24,13 @@ from infrastructure.supervision import Supervisor, TransientError, WorkerHealth
 
 log = logging.getLogger(__name__)
 
-COPY = (
-    "COPY access_log (at, request_id, subject, role, tenant_id, student_id, class_id,"
-    " route, action, outcome, status) FROM STDIN"
+# Each entry once, however often a batch is retried (a write may commit and still fail).
+INSERT = (
+    "INSERT INTO access_log (at, request_id, subject, role, tenant_id, student_id, class_id,"
+    " route, action, outcome, status, entry_id)"
+    " SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::integer[], %s::uuid[])"
+    " ON CONFLICT (entry_id) DO NOTHING"
 )
 
 
@@ -42,6 +47,7 @@ class AccessEntry:
     action: str
     outcome: str
     status: int
+    entry_id: UUID = field(default_factory=uuid4)  # makes a retried write idempotent
 
 
 class AccessLog:
@@ -166,9 +172,10 @@ class AccessLog:
     def _write_batch(self) -> None:
         batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
         connection = self._connect()
-        with connection.transaction(), connection.cursor() as cursor, cursor.copy(COPY) as copy:
-            for entry in batch:
-                copy.write_row(astuple(entry))
+        columns = [
+            list(column) for column in zip(*(astuple(entry) for entry in batch), strict=True)
+        ]
+        connection.execute(INSERT, columns)
         for _ in batch:
             self._pending.popleft()
         self.written += len(batch)

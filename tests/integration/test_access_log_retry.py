@@ -1,0 +1,62 @@
+"""A retried access-log write logs each read once, even when the failed attempt had committed:
+the log must never claim a read that did not happen (SPEC §7)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from infrastructure.access_log import AccessEntry, AccessLog
+from tests.support import count_rows
+
+ROWS = "SELECT count(*) FROM access_log WHERE tenant_id = 't-retry'"
+
+
+def _entry(index: int) -> AccessEntry:
+    return AccessEntry(
+        at=datetime.now(UTC),
+        request_id=f"r{index}",
+        subject="admin-1",
+        role="admin",
+        tenant_id="t-retry",
+        student_id=f"s{index}",
+        class_id=None,
+        route="/v1/students/{id}/mastery",
+        action="read_mastery",
+        outcome="allowed",
+        status=200,
+    )
+
+
+def test_a_write_that_committed_before_its_connection_dropped_is_not_repeated(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_batch = AccessLog._write_batch
+    calls: list[int] = []
+
+    def answer_lost_once(self: AccessLog) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            write_batch(self)
+            return
+        held = list(self._pending)
+        write_batch(self)  # committed ...
+        self._pending.extendleft(reversed(held))  # ... but the writer never heard so
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(AccessLog, "_write_batch", answer_lost_once)
+    access_log = AccessLog(database_url, interval=0.01)
+    for index in range(4):
+        access_log.record(_entry(index))
+    access_log.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 or access_log.backlog():
+            assert time.monotonic() < deadline, "the writer did not retry"
+            time.sleep(0.02)
+    finally:
+        access_log.close()
+    assert count_rows(database_url, ROWS) == 4

@@ -79,7 +79,7 @@ def store_violations(database_url: str, application: Any) -> list[str]:
         problems.append(f"{out_of_order[0]} versions committed out of version order")
     problems.extend(f"versions of {originator} are not contiguous from 1" for (originator,) in gaps)
     ledger = {(row[2], row[3]): (row[0], row[1]) for row in rows}
-    stored: dict[tuple[Any, int], tuple[str, str]] = {}
+    stored: dict[tuple[Any, int], tuple[str | None, str]] = {}
     for originator in originators:
         tenant = None
         for domain_event in application.events.get(originator):
@@ -95,7 +95,7 @@ def store_violations(database_url: str, application: Any) -> list[str]:
         for place, key in ledger.items()
         if stored.get(place) != key
     )
-    counts: dict[tuple[str, str], int] = defaultdict(int)
+    counts: dict[tuple[str | None, str], int] = defaultdict(int)
     for key in stored.values():
         counts[key] += 1
     problems.extend(f"{key} is stored {n} times" for key, n in counts.items() if n > 1)

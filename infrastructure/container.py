@@ -75,6 +75,8 @@ class Container:
             self._projector.close()
         if self._redis is not None:
             self._redis.close()
+        if self.application.keyring is not None:
+            self.application.keyring.close()
         self.application.close()
 
 

@@ -6,6 +6,12 @@ removed, their aggregate snapshots deleted (derived data), and an entry without 
 goes to the ``erasures`` register. Events written before encryption was switched on (legacy
 plaintext) are sealed in place with a throw-away key, so they become unreadable too.
 Idempotent: erasing an erased student changes nothing and says so.
+
+The order makes it final (decision 28): the key is destroyed and committed first, with a
+``NOTIFY`` that tells every process to drop its cached copy of the key; only then are the read
+models sealed — a tombstone that every later projection write refuses — and dropped. A
+projector that read the student's events before the key was destroyed writes nothing after the
+seal, and one that reads after the commit cannot decrypt them.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from domain.student_mastery import student_aggregate_id
 from infrastructure.container import Container
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.cipher_mapper import MARKER
-from infrastructure.event_store.keys import StudentErasedError
+from infrastructure.event_store.keys import ERASURE_CHANNEL, StudentErasedError
 from infrastructure.settings import ConfigurationError
 from projections.view import StudentKey
 
@@ -40,8 +46,6 @@ def erase_student(
         raise ConfigurationError("erasure needs MASTERY_MASTER_KEY (per-student encryption)")
     originator = student_aggregate_id(tenant_id, student_id)
     classes = _classes_while_readable(container, tenant_id, student_id)
-    key = StudentKey(tenant_id, student_id)
-    container.view.drop_student(key, classes or [])
     with psycopg.connect(container.settings.require_database_url()) as conn:
         events = _count_events(conn, originator)
         if classes is None and events == 0:
@@ -59,7 +63,8 @@ def erase_student(
                 "VALUES (%s, %s, %s, %s)",
                 (tenant_id, originator, requested_by, reason),
             )
-    container.view.drop_student(key, classes or [])  # in case a projector wrote meanwhile
+        conn.execute("SELECT pg_notify(%s, %s)", (ERASURE_CHANNEL, str(originator)))
+    container.view.erase_student(StudentKey(tenant_id, student_id), classes or [])
     return Erasure(tenant_id, student_id, erased_now, events)
 
 

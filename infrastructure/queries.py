@@ -38,6 +38,7 @@ from infrastructure.event_store.application import (
     Replay,
     UnknownStudentError,
 )
+from infrastructure.event_store.keys import StudentErasedError
 from projections.view import PROJECTION_NAME, MasteryView, StudentKey
 
 READ_MODEL = "read_model"
@@ -186,6 +187,12 @@ class StudentQueries:
             replayed = daily_masteries(self._facts(key), since=days[0])
             return [(d, _score(replayed[d])) for d in days if d in replayed]
         return [(d, float(found[d]["mastery_score"])) for d in days]
+
+    def refuse_erased(self, key: StudentKey) -> None:
+        """``StudentErasedError`` if the student is erased: their reads answer 410 whatever a
+        cache or a late write may still hold."""
+        if self.view.is_erased(key):
+            raise StudentErasedError(student_aggregate_id(key.tenant_id, key.student_id))
 
     # --- the event store ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ class InMemoryMasteryView(MasteryView):
         self._dates: dict[StudentKey, list[date]] = {}
         self._rosters: dict[tuple[str, str | None], dict[str, float]] = {}
         self._tracking: dict[str, int] = {}
+        self._erased: set[StudentKey] = set()
 
     def insert_tracking(self, tracking: Tracking) -> None:
         with self._lock:
@@ -38,6 +39,8 @@ class InMemoryMasteryView(MasteryView):
         with self._lock:
             for update in updates:
                 key = update.key
+                if key in self._erased:
+                    continue
                 if self._positions.get(key, 0) < update.position:
                     self._current[key] = copy.deepcopy(update.current)
                     self._snapshots.setdefault(key, {}).update(copy.deepcopy(update.snapshots))
@@ -54,11 +57,22 @@ class InMemoryMasteryView(MasteryView):
 
     def drop_student(self, key: StudentKey, classes: Sequence[str]) -> None:
         with self._lock:
-            for store in (self._positions, self._current, self._snapshots, self._dates):
-                store.pop(key, None)
-            for (tenant, _), members in self._rosters.items():
-                if tenant == key.tenant_id:
-                    members.pop(key.student_id, None)
+            self._drop(key)
+
+    def _drop(self, key: StudentKey) -> None:
+        for store in (self._positions, self._current, self._snapshots, self._dates):
+            store.pop(key, None)
+        for (tenant, _), members in self._rosters.items():
+            if tenant == key.tenant_id:
+                members.pop(key.student_id, None)
+
+    def erase_student(self, key: StudentKey, classes: Sequence[str]) -> None:
+        with self._lock:
+            self._erased.add(key)
+            self._drop(key)
+
+    def is_erased(self, key: StudentKey) -> bool:
+        return key in self._erased
 
     def drop_all(self, tenant_id: str | None = None) -> None:
         with self._lock:

@@ -56,11 +56,22 @@ class MasteryView(TrackingRecorder, ABC):
         """Apply the updates, each atomically with its student's position, then record
         ``tracking`` (the projector's own position), if given. An update whose position is
         not above the student's recorded one changes nothing but the rosters, which are set
-        (never incremented) so that repeating them is harmless."""
+        (never incremented) so that repeating them is harmless. An update of an erased student
+        (``erase_student``) changes nothing at all, rosters included."""
 
     @abstractmethod
     def drop_student(self, key: StudentKey, classes: Sequence[str]) -> None:
         """Remove every document and roster entry of the student."""
+
+    @abstractmethod
+    def erase_student(self, key: StudentKey, classes: Sequence[str]) -> None:
+        """Remove the student for good: leave a tombstone that every later update of theirs
+        is refused by, atomically with each write, then remove their documents and their
+        entries in the tenant roster, the given classes' rosters and the rosters of every
+        class their documents name. Kept by ``drop_all`` and ``drop_student``."""
+
+    @abstractmethod
+    def is_erased(self, key: StudentKey) -> bool: ...
 
     @abstractmethod
     def drop_all(self, tenant_id: str | None = None) -> None:

@@ -180,9 +180,12 @@ def student_route(
     method: str = "GET",
     roles: frozenset[Role] | None = None,
     fast: FastReader[Q] | None = None,
+    erased_readable: bool = False,
 ) -> Route:
     """A route on one student's data through the guarded pipeline; ``roles`` narrows who may
-    use it beyond the usual read rights (e.g. erasure: admins only)."""
+    use it beyond the usual read rights (e.g. erasure: admins only). An erased student's data
+    answers 410 unless ``erased_readable`` (the erasure itself, the subject export)."""
+    reader = read if erased_readable else _refusing_erased(read)
 
     async def endpoint(request: Request) -> Response:
         access = _Access(path, action)
@@ -199,12 +202,20 @@ def student_route(
             params = parse_query(request, query)
             if fast is not None and (answer := await fast(services, key, params)) is not None:
                 return answer
-            result = await run_in_threadpool(read, services, key, params)
+            result = await run_in_threadpool(reader, services, key, params)
             return result if isinstance(result, Response) else json_response(result)
 
         return await _guarded(request, access, work)
 
     return Route(path, endpoint, methods=[method], name=action)
+
+
+def _refusing_erased(read: StudentReader[Q]) -> StudentReader[Q]:
+    def refusing(services: Services, key: StudentKey, params: Q) -> BaseModel | Response:
+        services.queries.refuse_erased(key)
+        return read(services, key, params)
+
+    return refusing
 
 
 async def _authorize_student(services: Services, principal: Principal, key: StudentKey) -> None:

@@ -208,9 +208,22 @@ SUBJECT_OR_ADMIN = frozenset({Role.STUDENT, Role.ADMIN})
 
 routes: list[Route] = [
     student_route(
-        STUDENT, "erase_student", NoQuery, erase, method="DELETE", roles=frozenset({Role.ADMIN})
+        STUDENT,
+        "erase_student",
+        NoQuery,
+        erase,
+        method="DELETE",
+        roles=frozenset({Role.ADMIN}),
+        erased_readable=True,
     ),
-    student_route(f"{STUDENT}/export", "export_student", NoQuery, export, roles=SUBJECT_OR_ADMIN),
+    student_route(
+        f"{STUDENT}/export",
+        "export_student",
+        NoQuery,
+        export,
+        roles=SUBJECT_OR_ADMIN,
+        erased_readable=True,
+    ),
     student_route(
         f"{STUDENT}/mastery", "read_mastery", MasteryQuery, mastery, fast=mastery_on_loop
     ),

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +25,12 @@ from uuid import UUID
 import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+log = logging.getLogger(__name__)
+
 NONCE_BYTES = 12
 KEY_CACHE_SECONDS = 30.0
+UNTOLD_CACHE_SECONDS = 1.0  # while this process does not hear erasures (see ErasureListener)
+ERASURE_CHANNEL = "mastery_erasures"  # erase_student NOTIFYs the aggregate id on commit
 
 
 class StudentErasedError(LookupError):
@@ -68,7 +74,9 @@ class MasterKey:
 
 
 class KeyRing:
-    """Data keys by aggregate id, cached for ``KEY_CACHE_SECONDS`` in this process."""
+    """Data keys by aggregate id, cached in this process: for ``KEY_CACHE_SECONDS`` while its
+    ``ErasureListener`` hears every erasure (a heard erasure drops the key at once), for
+    ``UNTOLD_CACHE_SECONDS`` while it does not (starting, or its connection lost)."""
 
     def __init__(
         self, database_url: str, master: MasterKey, previous: Iterable[MasterKey] = ()
@@ -78,6 +86,8 @@ class KeyRing:
         self.masters = {key.key_id: key for key in (master, *previous)}
         self._cache: dict[UUID, tuple[Any, float]] = {}
         self._lock = threading.Lock()
+        self._listening_since: float | None = None
+        self.listener = ErasureListener(self)
 
     # --- writers ------------------------------------------------------------------------------
 
@@ -147,6 +157,22 @@ class KeyRing:
         with self._lock:
             self._cache.pop(originator_id, None)
 
+    def told_erased(self, originator_id: UUID) -> None:
+        """Another process erased this student: their key must not be used from now on."""
+        with self._lock:
+            self._cache[originator_id] = (_ERASED, time.monotonic())
+
+    def listening(self, since: float | None) -> None:
+        """The listener (re)started hearing erasures at ``since``, or stopped (None). Keys
+        cached before it started may have missed an erasure: they are forgotten."""
+        with self._lock:
+            if since is not None:
+                self._cache.clear()
+            self._listening_since = since
+
+    def close(self) -> None:
+        self.listener.stop()
+
     def rotate(self) -> int:
         """Re-wrap every data key with the current master key; returns how many changed."""
         rotated = 0
@@ -169,19 +195,24 @@ class KeyRing:
     # --- cache --------------------------------------------------------------------------------
 
     def _cached(self, originator_id: UUID) -> AESGCM | object | None:
+        self.listener.start()
         entry = self._cache.get(originator_id)
-        if entry is None or time.monotonic() - entry[1] > KEY_CACHE_SECONDS:
+        if entry is None:
+            return None
+        since = self._listening_since
+        heard = since is not None and entry[1] >= since
+        if time.monotonic() - entry[1] > (KEY_CACHE_SECONDS if heard else UNTOLD_CACHE_SECONDS):
             return None
         cached: object = entry[0]
         return cached
 
     def _load(self, conn: psycopg.Connection[Any], originators: list[UUID]) -> None:
+        now = time.monotonic()
         rows: list[tuple[Any, ...]] = conn.execute(
             "SELECT originator_id, wrapped_key, master_key_id FROM student_keys "
             "WHERE originator_id = ANY(%s)",
             (originators,),
         ).fetchall()
-        now = time.monotonic()
         found: dict[UUID, tuple[Any, float]] = {}
         for originator_id, wrapped, key_id in rows:
             if wrapped is None:
@@ -192,7 +223,15 @@ class KeyRing:
         for originator_id in originators:
             found.setdefault(originator_id, (_NO_KEY, now))
         with self._lock:
-            self._cache.update(found)
+            for originator_id, entry in found.items():
+                if not self._heard_erased_since(originator_id, now):
+                    self._cache[originator_id] = entry
+
+    def _heard_erased_since(self, originator_id: UUID, moment: float) -> bool:
+        """Whether an erasure of the student was heard after ``moment`` (a read begun before
+        it may hold the key that erasure destroyed)."""
+        entry = self._cache.get(originator_id)
+        return entry is not None and entry[0] is _ERASED and entry[1] >= moment
 
     def _master(self, key_id: str) -> MasterKey:
         try:
@@ -202,6 +241,67 @@ class KeyRing:
                 f"a data key is wrapped by master key {key_id}, which is not configured "
                 "(set MASTERY_PREVIOUS_MASTER_KEYS to finish a rotation)"
             ) from None
+
+
+class ErasureListener:
+    """Hears ``erase_student``'s NOTIFY on ``ERASURE_CHANNEL`` and tells the key ring at once,
+    on a daemon thread with a connection of its own (started on the ring's first use). A lost
+    connection is opened again with a capped backoff; meanwhile the ring trusts its cache
+    for ``UNTOLD_CACHE_SECONDS`` only. The thread holds the ring weakly and ends with it."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = weakref.ref(ring)
+        self.database_url = ring.database_url
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        if self._thread is not None or self._stop.is_set():
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="mastery-erasure-listener", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set() and self._ring() is not None:
+            try:
+                self._listen()
+                backoff = 0.1
+            except (psycopg.Error, OSError) as error:
+                log.warning("erasure listener: %s; again in %.1f s", type(error).__name__, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                ring = self._ring()
+                if ring is not None:
+                    ring.listening(None)
+
+    def _listen(self) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute(f"LISTEN {ERASURE_CHANNEL}")
+            ring = self._ring()
+            if ring is None:
+                return
+            ring.listening(time.monotonic())
+            del ring
+            while not self._stop.is_set():
+                for note in conn.notifies(timeout=0.5):
+                    ring = self._ring()
+                    if ring is None:
+                        return
+                    ring.told_erased(UUID(note.payload))  # only erase_student sends here
+                if self._ring() is None:
+                    return
 
 
 _ERASED = object()

@@ -14,6 +14,8 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from domain.student_mastery import student_aggregate_id
+from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import ParsedDocuments
 from projections.view import StudentKey
@@ -31,7 +33,14 @@ class AsyncCurrentReader:
         self.parsed = ParsedDocuments()
 
     async def current(self, key: StudentKey) -> dict[str, Any] | None:
-        raw = await self.client.get(self.keys.current(key.tenant_id, key.student_id))
+        """The current document; ``StudentErasedError`` once the student is erased (their
+        tombstone is read in the same round trip, from the same slot)."""
+        tenant, student = key.tenant_id, key.student_id
+        raw, erased = await self.client.mget(
+            self.keys.current(tenant, student), self.keys.erased(tenant, student)
+        )
+        if erased is not None:
+            raise StudentErasedError(student_aggregate_id(tenant, student))
         return None if raw is None else self.parsed.document(key, raw)
 
     async def close(self) -> None:

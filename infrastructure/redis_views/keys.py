@@ -28,6 +28,19 @@ class Keys:
         """Hash: the student's projected position and activity dates."""
         return f"{self.student_tag(tenant_id, student_id)}:projection"
 
+    def erased(self, tenant_id: str, student_id: str) -> str:
+        """The student's erasure tombstone: in the student's slot, outside ``all_pattern`` (a
+        rebuild keeps it)."""
+        return f"{self.prefix}erased:{{{tenant_id}/{student_id}}}:student"
+
+    def erased_from_class(self, tenant_id: str, class_id: str) -> str:
+        """Set of the erased students a class roster refuses, in the roster's slot."""
+        return f"{self.prefix}erased:{{{tenant_id}/{class_id}}}:class"
+
+    def erased_from_tenant(self, tenant_id: str) -> str:
+        """Set of the erased students the tenant roster refuses, in the roster's slot."""
+        return f"{self.prefix}erased:{{{tenant_id}}}:tenant"
+
     def class_roster(self, tenant_id: str, class_id: str) -> str:
         return f"{self.prefix}class:{{{tenant_id}/{class_id}}}:students"
 

@@ -5,7 +5,14 @@ position with the student's recorded one and, only if newer, writes the current 
 snapshots and the position together. Rosters are sorted-set scores that are *set*, never
 incremented, and the projector's own position is written last and only ever moves forward —
 so a projector killed between any two commands and restarted ends where a clean run ends.
-A whole batch goes out in one pipelined round trip.
+A batch goes out in two pipelined round trips: the students' scripts, then the rosters of the
+students whose script did not refuse them, and the projector's position.
+
+Erasure is final (SPEC §10, decision 28): ``erase_student`` leaves a tombstone in the student's
+slot, which the student's script checks atomically with its writes, and adds the student to a
+refusal set beside each of their rosters (class and tenant rosters live in other slots), which
+every roster write checks atomically with its ``ZADD``. A projector that read an erased
+student's events before the erasure and writes after it therefore writes nothing of theirs.
 """
 
 from __future__ import annotations
@@ -24,19 +31,39 @@ from infrastructure.redis_views.keys import Keys
 from projections.view import MasteryView, Roster, StudentKey, StudentUpdate
 
 APPLY_STUDENT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local recorded = tonumber(redis.call('HGET', KEYS[1], 'position') or '0')
 if recorded >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[2], ARGV[2])
-local count = tonumber(ARGV[4])
+redis.call('SET', KEYS[3], ARGV[2])
+local count = tonumber(ARGV[5])
 for i = 1, count do
-  local expires = tonumber(ARGV[4 + 2 * i])
+  local expires = tonumber(ARGV[5 + 2 * i])
   if expires > 0 then
-    redis.call('SET', KEYS[2 + i], ARGV[3 + 2 * i], 'EXAT', expires)
+    redis.call('SET', KEYS[3 + i], ARGV[4 + 2 * i], 'EXAT', expires)
   else
-    redis.call('SET', KEYS[2 + i], ARGV[3 + 2 * i])
+    redis.call('SET', KEYS[3 + i], ARGV[4 + 2 * i])
   end
 end
-redis.call('HSET', KEYS[1], 'position', ARGV[1], 'dates', ARGV[3])
+redis.call('HSET', KEYS[1], 'position', ARGV[1], 'dates', ARGV[3], 'classes', ARGV[4])
+return 1
+"""
+REFUSED = -1  # APPLY_STUDENT's answer for an erased student
+
+SET_ROSTER_SCORE = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1
+"""
+
+SEAL_ERASED = """
+redis.call('SET', KEYS[1], ARGV[1])
+local dates = redis.call('HGET', KEYS[2], 'dates') or '[]'
+return {dates, redis.call('HGET', KEYS[2], 'classes') or '[]'}
+"""
+
+REFUSE_FROM_ROSTER = """
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
 """
 
@@ -79,6 +106,9 @@ class RedisMasteryView(MasteryView):
         self.keys = keys
         self.snapshot_ttl_days = snapshot_ttl_days
         self._apply_student = client.register_script(APPLY_STUDENT)
+        self._set_roster_score = client.register_script(SET_ROSTER_SCORE)
+        self._seal_erased = client.register_script(SEAL_ERASED)
+        self._refuse_from_roster = client.register_script(REFUSE_FROM_ROSTER)
         self.parsed = ParsedDocuments()
         self._advance_tracking = client.register_script(ADVANCE_TRACKING)
 
@@ -103,11 +133,19 @@ class RedisMasteryView(MasteryView):
         return {key: int(value or 0) for key, value in zip(keys, pipe.execute(), strict=True)}
 
     def apply(self, updates: Sequence[StudentUpdate], tracking: Tracking | None) -> None:
-        pipe = self.client.pipeline(transaction=False)
         now = datetime.now(UTC)
-        for update in updates:
-            self._queue_student(pipe, update, now)
-            self._queue_rosters(pipe, update)
+        outcomes: list[Any] = []
+        if updates:
+            pipe = self.client.pipeline(transaction=False)
+            for update in updates:
+                self._queue_student(pipe, update, now)
+            outcomes = pipe.execute()
+        # A roster is written only after its student's script has not refused the student, so
+        # the projection hash an erasure seals already names every class written here.
+        pipe = self.client.pipeline(transaction=False)
+        for update, outcome in zip(updates, outcomes, strict=True):
+            if outcome != REFUSED:
+                self._queue_rosters(pipe, update)
         if tracking is not None:
             self._advance_tracking(
                 keys=[self.keys.tracking(tracking.application_name)],
@@ -129,6 +167,7 @@ class RedisMasteryView(MasteryView):
         self._apply_student(
             keys=[
                 self.keys.projection(tenant, student),
+                self.keys.erased(tenant, student),
                 self.keys.current(tenant, student),
                 *snapshot_keys,
             ],
@@ -136,6 +175,7 @@ class RedisMasteryView(MasteryView):
                 update.position,
                 _json(update.current),
                 _json([d.isoformat() for d in update.activity_dates]),
+                _json(sorted(update.classes)),
                 len(snapshot_keys),
                 *snapshot_args,
             ],
@@ -144,9 +184,20 @@ class RedisMasteryView(MasteryView):
 
     def _queue_rosters(self, pipe: Any, update: StudentUpdate) -> None:
         tenant, student = update.key.tenant_id, update.key.student_id
-        pipe.zadd(self.keys.tenant_roster(tenant), {student: update.score})
+        self._set_roster_score(
+            keys=[self.keys.tenant_roster(tenant), self.keys.erased_from_tenant(tenant)],
+            args=[student, update.score],
+            client=pipe,
+        )
         for class_id in update.classes:
-            pipe.zadd(self.keys.class_roster(tenant, class_id), {student: update.score})
+            self._set_roster_score(
+                keys=[
+                    self.keys.class_roster(tenant, class_id),
+                    self.keys.erased_from_class(tenant, class_id),
+                ],
+                args=[student, update.score],
+                client=pipe,
+            )
 
     def _expiry(self, day: date) -> datetime | None:
         if self.snapshot_ttl_days <= 0:
@@ -163,6 +214,30 @@ class RedisMasteryView(MasteryView):
         for class_id in classes:
             pipe.zrem(self.keys.class_roster(tenant, class_id), student)
         pipe.execute()
+
+    def erase_student(self, key: StudentKey, classes: Sequence[str]) -> None:
+        tenant, student = key.tenant_id, key.student_id
+        raw_dates, raw_classes = self._seal_erased(
+            keys=[self.keys.erased(tenant, student), self.keys.projection(tenant, student)],
+            args=[int(datetime.now(UTC).timestamp())],
+        )
+        # Sealed: no later script writes this student, so what it named is all there is.
+        days = [date.fromisoformat(day) for day in orjson.loads(raw_dates)]
+        doomed = [self.keys.current(tenant, student), self.keys.projection(tenant, student)]
+        doomed += [self.keys.snapshot(tenant, student, day) for day in days]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.unlink(*doomed)
+        rosters = [(self.keys.tenant_roster(tenant), self.keys.erased_from_tenant(tenant))]
+        rosters += [
+            (self.keys.class_roster(tenant, c), self.keys.erased_from_class(tenant, c))
+            for c in sorted({*classes, *orjson.loads(raw_classes)})
+        ]
+        for roster, refusals in rosters:
+            self._refuse_from_roster(keys=[roster, refusals], args=[student], client=pipe)
+        pipe.execute()
+
+    def is_erased(self, key: StudentKey) -> bool:
+        return bool(self.client.exists(self.keys.erased(key.tenant_id, key.student_id)))
 
     def drop_all(self, tenant_id: str | None = None) -> None:
         for pattern in self.keys.all_pattern(tenant_id):

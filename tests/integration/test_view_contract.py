@@ -98,3 +98,31 @@ def test_dropping_a_tenant_leaves_other_tenants(view: MasteryView) -> None:
     view.drop_all()
     assert view.current(CAROL) is None
     assert view.max_tracking_id(PROJECTION_NAME) is None
+
+
+def test_an_erased_student_is_gone_and_no_later_update_brings_them_back(
+    view: MasteryView,
+) -> None:
+    view.apply([update(ALICE, 5, 0.8, ("c1", "c9")), update(BOB, 6, 0.4)], None)
+    view.erase_student(ALICE, ["c1"])  # c9 is known only from her documents
+    view.apply([update(ALICE, 9, 0.9, ("c1", "c9", "c10"))], Tracking(PROJECTION_NAME, 9))
+    assert view.is_erased(ALICE) and not view.is_erased(BOB)
+    assert view.current(ALICE) is None
+    assert view.snapshots(ALICE, [D1, D2]) == {}
+    assert view.activity_dates(ALICE) == []
+    for class_id in ("c1", "c9", "c10"):
+        assert "alice" not in dict(view.class_roster("t-one", class_id).members), class_id
+    assert view.tenant_roster("t-one").members == [("bob", 0.4)]
+    assert view.max_tracking_id(PROJECTION_NAME) == 9
+
+
+def test_an_erasure_outlives_dropping_and_rebuilding_the_read_models(view: MasteryView) -> None:
+    view.apply([update(ALICE, 5, 0.8)], None)
+    view.erase_student(ALICE, [])
+    view.drop_student(ALICE, ["c1"])
+    view.drop_all("t-one")
+    view.drop_all()
+    view.apply([update(ALICE, 5, 0.8)], None)
+    assert view.is_erased(ALICE)
+    assert view.current(ALICE) is None
+    assert view.class_roster("t-one", "c1").members == []

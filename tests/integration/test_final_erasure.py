@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
@@ -114,6 +115,22 @@ def test_another_instance_with_a_warm_key_cache_is_told_at_once(
         outcome = other.ingest.ingest([event(7, VERA)])
         assert [o.status.value for o in outcome.outcomes] == ["rejected"]
         assert outcome.outcomes[0].code == "student_erased"
+
+
+def test_a_key_ring_that_lost_its_listener_still_learns_of_an_erasure(
+    secret_settings: Settings,
+) -> None:
+    with build(secret_settings) as eraser, build(secret_settings) as other:
+        other.ingest.ingest([event(n, VERA) for n in range(3)])
+        assert len(list(other.application.learning_events(TENANT, VERA))) == 3  # key cached
+        with psycopg.connect(secret_settings.require_database_url(), autocommit=True) as conn:
+            cut = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+            ).fetchall()
+        assert len(cut) == 1  # the listener of the ring that cached the key
+        erase_student(eraser, TENANT, VERA, requested_by="test", reason="told late")
+        assert eventually(lambda: refuses_to_read(other, VERA), seconds=3.0)
 
 
 def test_a_rebuild_after_the_erasure_does_not_bring_the_student_back(

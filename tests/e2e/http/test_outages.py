@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infrastructure.container import build
 from infrastructure.settings import Settings, database_parts
+from infrastructure.supervision import WorkerState
 from tests.e2e.http.support import (
     Api,
     CuttableProxy,
@@ -22,6 +23,7 @@ from tests.e2e.http.support import (
     running_projector,
     running_server,
 )
+from tests.killable import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +120,26 @@ def test_postgres_down_reads_from_redis_keep_working_and_the_access_log_catches_
             break
         time.sleep(0.2)
     assert row[0] == 6
+
+
+def test_the_first_event_store_read_after_postgres_returns_answers(  # a check: pre-ping
+    outage_api: Api, proxies: tuple[CuttableProxy, CuttableProxy], tenant: str
+) -> None:
+    postgres_proxy, _ = proxies
+    written = outage_api.as_("service", "a", tenant).post(
+        "/v1/events", json=event("f1", "s1", tenant)
+    )
+    assert written.status_code == 201
+    reader = outage_api.as_("student", "s1", tenant)
+    assert reader.get("/v1/students/s1/events").status_code == 200
+
+    projector = outage_api.container.projector.health
+    postgres_proxy.cut()
+    try:  # an outage the workers notice, and the pool's pre-ping with them
+        wait_until(
+            lambda: projector.snapshot().state is WorkerState.BACKING_OFF, 20, "no one noticed"
+        )
+    finally:
+        postgres_proxy.restore()
+    response = reader.get("/v1/students/s1/events")
+    assert response.status_code == 200, response.text

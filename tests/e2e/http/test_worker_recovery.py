@@ -129,6 +129,32 @@ def test_readiness_fails_while_the_projector_cannot_progress(
     assert projector.is_alive()
 
 
+def test_readiness_fails_while_the_projector_hangs_with_work_waiting(
+    running: tuple[Api, threading.Thread], tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, projector = running
+    writer = api.as_("service", "w", tenant)
+    wait_until(lambda: _ready(api)[0] == 200, 10, "not ready at start")
+
+    view = api.container.projector.view
+    original = view.apply
+    release = threading.Event()
+
+    def hanging(*args: Any, **kwargs: Any) -> None:
+        release.wait(30)  # a call that never returns, as on a half-open connection
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(view, "apply", hanging)
+    position = writer.post("/v1/events", json=event("h1", "s1", tenant)).json()["position"]
+    wait_until(lambda: _ready(api)[0] == 503, 10, "readiness ignored a hanging projector")
+    assert _ready(api)[1]["checks"]["projector"].startswith("stalled: no progress for")
+
+    release.set()
+    wait_until(lambda: _ready(api)[0] == 200, 10, "readiness did not recover")
+    assert api.container.projector.position() >= position
+    assert projector.is_alive()
+
+
 @pytest.mark.slow
 def test_the_projector_catches_up_after_repeated_redis_kills_during_ingest(
     running: tuple[Api, threading.Thread], own_redis: KillableRedis, tenant: str

@@ -34,6 +34,7 @@ Usage: python bench/chaos.py [--seed 7] [--duration 180] [--events 100000] [--fa
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import contextlib
 import json
@@ -48,7 +49,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -279,8 +280,15 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.expected_exit = False
         self.starts = 0
+        self.lock = threading.RLock()  # the fault thread and the watchdog both (re)start it
 
     def start(self) -> None:
+        with self.lock:
+            if self.process is not None and self.process.poll() is None:
+                return  # never two at once: the one running stays the one we track
+            self._launch()
+
+    def _launch(self) -> None:
         with self.log_path.open("ab") as log:
             log.write(f"=== start {self.starts} at {time.time():.3f}\n".encode())
             log.flush()
@@ -304,24 +312,37 @@ class WorkerProcess:
         return self.process.poll() if self.process is not None else None
 
     def kill(self) -> None:
-        self.expected_exit = True
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(15)
+        with self.lock:
+            self.expected_exit = True
+            if self.process is None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(15)
 
     def stop(self) -> None:
-        self.expected_exit = True
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        with self.lock:
+            self.expected_exit = True
+            if self.process is None or self.process.poll() is not None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart_if_died(self) -> dict[str, Any] | None:
+        """Start it again when it ended without being killed: its exit code and last log
+        lines; None when it runs (or was killed on purpose)."""
+        with self.lock:
+            code = self.exited()
+            if code is None or self.expected_exit:
+                return None
+            died = {"worker": self.name, "exit_code": code, "log_tail": self.tail()}
+            self._launch()
+            return died
 
     def errors(self, most: int = 5) -> dict[str, int]:
         """The most frequent errors in the log: each exception's last line, or the message."""
@@ -330,11 +351,17 @@ class WorkerProcess:
             lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return {}
+        in_traceback = False
         for line in lines:
             try:
                 entry = json.loads(line)
             except ValueError:
-                if line.startswith(("Traceback", "error:")) or "Error: " in line:
+                if line.startswith("Traceback"):
+                    in_traceback = True
+                elif in_traceback and not line.startswith((" ", "\t")):
+                    in_traceback = False
+                    found[f"traceback: {line[:200]}"] += 1
+                elif line.startswith("error:"):
                     found[line[:200]] += 1
                 continue
             if not isinstance(entry, dict) or entry.get("level") not in ("error", "critical"):
@@ -416,6 +443,7 @@ class Soak:
         self.stop_faults = threading.Event()
         self.started = time.monotonic()
         self.driver_errors: Counter[str] = Counter()
+        self.refused_batches: list[dict[str, Any]] = []  # HTTP batches not answered 200
         self._lock = threading.Lock()
         secrets = random.Random(f"{config.seed}:secrets")
         self.jwt_secret = secrets.randbytes(32).hex()
@@ -484,7 +512,7 @@ class Soak:
         )
 
     def ensure_topics(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
         existing = set(admin.list_topics(timeout=10).topics)
         missing = [NewTopic(t, num_partitions=PARTITIONS) for t in TOPICS if t not in existing]
         if not missing:
@@ -531,6 +559,14 @@ class Soak:
                     continue
                 if answer.status_code != 200:
                     self.driver_errors[f"http:status_{answer.status_code}"] += 1
+                    self.refused_batches.append(
+                        {
+                            "at": self.elapsed(),
+                            "status": answer.status_code,
+                            "body": answer.text[:400],
+                            "students": sorted({str(e.get("student_id")) for e in batch}),
+                        }
+                    )
                     time.sleep(0.3)
                     continue
                 for event, outcome in zip(batch, answer.json()["outcomes"], strict=True):
@@ -676,6 +712,8 @@ class Soak:
         time.sleep(downtime)
         self.restart_server(name)
         fault.detail = f"SIGKILL to its process group; restarted after {downtime:.2f}s"
+        if pid is None:
+            fault.error = "no pid file: nothing was killed, the server was only restarted"
         if name == "broker":
             self.ensure_topics()
 
@@ -718,17 +756,9 @@ class Soak:
         """Records a worker that ended without being killed, and starts it again."""
         while not self.stop_faults.wait(0.5):
             for worker in self.workers.values():
-                code = worker.exited()
-                if code is not None and not worker.expected_exit:
-                    self.unexpected_exits.append(
-                        {
-                            "at": self.elapsed(),
-                            "worker": worker.name,
-                            "exit_code": code,
-                            "log_tail": worker.tail(),
-                        }
-                    )
-                    worker.start()
+                died = worker.restart_if_died()
+                if died is not None:
+                    self.unexpected_exits.append({"at": self.elapsed(), **died})
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -910,6 +940,7 @@ class Soak:
             ("confirmed_stored_kafka", lambda: self.check_confirmed_stored("kafka")),
             ("confirmed_stored_backfill", lambda: self.check_confirmed_stored("backfill")),
             ("no_phantoms", self.check_no_phantoms),
+            ("batches_answered_per_event", self.check_batches),
             ("read_models_rebuild", self.check_read_models),
             ("erased_unreadable", self.check_erased),
             ("results_caught_up", self.check_caught_up),
@@ -965,18 +996,29 @@ class Soak:
                 "missing_by_confirmation": dict(Counter(self.ledger.confirmed[e] for e in missing)),
                 "missing_confirmed_before_the_last_broker_kill": before_last_broker_kill,
                 "missing_confirmed_after_it_sample": [
-                    item
-                    for item in (
-                        {
-                            "event_id": e,
-                            "confirmed_at": round(self.ledger.confirmed_at[e] - self.started, 3),
-                        }
-                        for e in missing
-                        if last_kill is not None and self.ledger.confirmed_at[e] >= last_kill
-                    )
+                    {"event_id": e, "at": round(self.ledger.confirmed_at[e] - self.started, 3)}
+                    for e in missing
+                    if last_kill is not None and self.ledger.confirmed_at[e] >= last_kill
                 ][:SAMPLE],
                 "broker_kills_at": broker_kills,
                 "missing_sample": sample,
+            },
+        )
+
+    def check_batches(self) -> Check:
+        """SPEC §3: a batch is never refused as a whole because of one of its events. A 5xx
+        while a dependency is down is reported, not failed; a 4xx for a whole batch fails."""
+        refused = [b for b in self.refused_batches if 400 <= b["status"] < 500]
+        unavailable = [b for b in self.refused_batches if b["status"] >= 500]
+        return Check(
+            "batches_answered_per_event",
+            not refused,
+            f"{len(refused)} HTTP batches refused as a whole with a 4xx, "
+            f"{len(unavailable)} answered 5xx (during faults)",
+            {
+                "refused": refused[:SAMPLE],
+                "unavailable": Counter(b["status"] for b in unavailable),
+                "unavailable_sample": unavailable[:3],
             },
         )
 
@@ -1158,6 +1200,8 @@ def run_soak(config: SoakConfig, folder: Path | None = None) -> dict[str, Any]:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mastery-chaos-")))
         soak = Soak(config, folder)
         stack.callback(soak.close)
+        atexit.register(soak.close)  # also when the interpreter ends in the middle
+        stack.callback(atexit.unregister, soak.close)
         began = time.monotonic()
         soak.start_servers()
         run = soak.chaos()
@@ -1213,29 +1257,46 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+LONG = SoakConfig(
+    seed=7,
+    duration=180.0,
+    min_events=100_000,
+    min_faults=50,
+    max_seconds=600.0,
+    students=300,
+    http_batch=250,
+    kafka_batch=500,
+    backfill_lines=2000,
+    fault_gap=(1.0, 3.0),
+    drain_seconds=300.0,
+    stall_seconds=30.0,
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--duration", type=float, default=180.0)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--faults", type=int, default=50)
-    parser.add_argument("--max-seconds", type=float, default=900.0)
-    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=LONG.seed)
+    parser.add_argument("--duration", type=float, default=LONG.duration)
+    parser.add_argument("--events", type=int, default=LONG.min_events)
+    parser.add_argument("--faults", type=int, default=LONG.min_faults)
+    parser.add_argument("--max-seconds", type=float, default=LONG.max_seconds)
+    parser.add_argument("--students", type=int, default=LONG.students)
+    parser.add_argument(
+        "--folder", type=Path, help="Run in this (new or empty) folder and keep it: logs, data."
+    )
     args = parser.parse_args()
-    config = SoakConfig(
+    config = replace(
+        LONG,
         seed=args.seed,
         duration=args.duration,
         min_events=args.events,
         min_faults=args.faults,
         max_seconds=args.max_seconds,
         students=args.students,
-        http_batch=250,
-        kafka_batch=500,
-        backfill_lines=2000,
-        drain_seconds=300.0,
-        stall_seconds=45.0,
     )
-    report = run_soak(config)
+    if args.folder is not None:
+        args.folder.mkdir(parents=True, exist_ok=True)
+    report = run_soak(config, args.folder)
     path = write_result("chaos", report)
     print("\n".join(summary_lines(report)))
     print(f"wrote {path}")

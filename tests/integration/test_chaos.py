@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bench.chaos import FAULT_KINDS, SoakConfig, run_soak, summary_lines
+from bench.chaos import FAULT_KINDS, LONG, SoakConfig, run_soak, summary_lines
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -34,21 +34,6 @@ QUICK = SoakConfig(
     drain_seconds=40.0,
     stall_seconds=10.0,
 )
-LONG = SoakConfig(
-    seed=7,
-    duration=180.0,
-    min_events=100_000,
-    min_faults=50,
-    max_seconds=600.0,
-    students=300,
-    http_batch=250,
-    kafka_batch=500,
-    backfill_lines=2000,
-    fault_gap=(1.0, 3.0),
-    drain_seconds=240.0,
-    stall_seconds=40.0,
-)
-
 BROKER_LOSES_MESSAGES = pytest.mark.xfail(
     strict=False,
     reason="issue 11 item 3: the embedded broker (tansu, memory:// storage) forgets "
@@ -102,6 +87,10 @@ def test_every_event_of_a_backfill_file_is_stored(report: dict[str, Any]) -> Non
 
 def test_nothing_is_stored_that_was_not_sent_as_a_valid_event(report: dict[str, Any]) -> None:
     assert_check(report, "no_phantoms")
+
+
+def test_no_http_batch_is_refused_as_a_whole(report: dict[str, Any]) -> None:
+    assert_check(report, "batches_answered_per_event")
 
 
 def test_read_models_equal_a_clean_rebuild(report: dict[str, Any]) -> None:

@@ -176,6 +176,10 @@ def student_ids(count: int) -> list[str]:
     return [f"s{index:04d}" for index in range(count)]
 
 
+def class_of(student: str) -> str:
+    return f"c{int(student[1:]) % 6}"
+
+
 def learning_event(rng: random.Random, event_id: str, student: str) -> dict[str, Any]:
     component = rng.choice(COMPONENTS)
     data: dict[str, Any]
@@ -205,7 +209,7 @@ def learning_event(rng: random.Random, event_id: str, student: str) -> dict[str,
         "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "tenant_id": TENANT,
         "student_id": student,
-        "class_id": f"c{int(student[1:]) % 6}",
+        "class_id": class_of(student),
         "component": component,
         "topic": rng.choice(TOPICS_OF_STUDY),
         "data": data,
@@ -502,12 +506,13 @@ class Soak:
         self.admin_token = self.token("admin", "chaos-admin")
         self.wait_for_api(60)
 
-    def token(self, role: str, subject: str) -> str:
+    def token(self, role: str, subject: str, classes: list[str] | None = None) -> str:
         return mint_token(
             role=Role(role),
             subject=subject,
             tenant_id=TENANT,
             key=self.jwt_secret,
+            classes=classes or [],
             ttl=timedelta(hours=6),
         )
 
@@ -1120,19 +1125,53 @@ class Soak:
                 answers[student] = answer.status_code
             except httpx.HTTPError as exc:
                 answers[student] = type(exc).__name__
-        readable = {s: a for s, a in answers.items() if a not in (404, 410)}
+            teacher = self.token("teacher", "chaos-teacher", classes=[class_of(student)])
+            try:
+                answer = httpx.get(
+                    f"{self.api_url}/v1/students/{student}/topics",
+                    headers={"Authorization": f"Bearer {teacher}"},
+                    timeout=15,
+                )
+                answers[f"{student} (teacher, topics)"] = answer.status_code
+            except httpx.HTTPError as exc:
+                answers[f"{student} (teacher, topics)"] = type(exc).__name__
+        readable = {
+            s: a
+            for s, a in answers.items()
+            if a not in ((403, 404, 410) if "(teacher" in s else (404, 410))
+        }
+        on_api_rosters = self.erased_on_api_rosters(set(erased), headers)
         return Check(
             "erased_unreadable",
-            not leaks and not readable and not self.erase_pending,
+            not leaks and not readable and not on_api_rosters and not self.erase_pending,
             f"{len(erased)} erased students: {len(leaks)} with Redis keys or roster entries, "
-            f"{len(readable)} not answered 404/410 by the API, "
+            f"{len(readable)} reads not refused by the API (404/410; 403 for a teacher), "
+            f"{len(on_api_rosters)} on a class roster of the API, "
             f"{len(self.erase_pending)} erasures never answered",
             {
                 "leaks": leaks[:SAMPLE],
                 "api_not_404_410": dict(list(readable.items())[:SAMPLE]),
+                "api_rosters": on_api_rosters[:SAMPLE],
                 "pending": sorted(self.erase_pending),
             },
         )
+
+    def erased_on_api_rosters(self, erased: set[str], headers: dict[str, str]) -> list[str]:
+        found = []
+        for class_id in sorted({class_of(s) for s in self.students}):
+            try:
+                answer = httpx.get(
+                    f"{self.api_url}/v1/classes/{class_id}/mastery", headers=headers, timeout=30
+                )
+            except httpx.HTTPError as exc:
+                found.append(f"{class_id}: {type(exc).__name__}")
+                continue
+            if answer.status_code != 200:
+                found.append(f"{class_id}: answered {answer.status_code}")
+                continue
+            listed = {entry["student_id"] for entry in answer.json()["students"]}
+            found.extend(f"{class_id}: {s}" for s in sorted(listed & erased))
+        return found
 
     def check_caught_up(self) -> Check:
         positions = self.positions()

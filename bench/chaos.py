@@ -161,8 +161,11 @@ class Ledger:
             self.outcomes[outcome] += 1
 
     def earlier(self, rng: random.Random) -> dict[str, Any] | None:
+        """An event sent before, by any driver. One draw whatever the history's length, so
+        that a driver's stream of draws does not depend on the other drivers' timing."""
+        draw = rng.random()
         with self._lock:
-            return rng.choice(self.history) if self.history else None
+            return self.history[int(draw * len(self.history))] if self.history else None
 
     def total_sent(self) -> int:
         with self._lock:
@@ -731,9 +734,9 @@ class Soak:
         restart()
 
     def erase(self, rng: random.Random, fault: Fault) -> None:
+        draw, via = rng.random(), rng.choice(("api", "cli"))  # the same draws whatever happened
         candidates = [s for s in self.students if s not in self.erased]
-        student = rng.choice(candidates)
-        via = rng.choice(("api", "cli"))
+        student = candidates[int(draw * len(candidates))]
         fault.target = f"student {student} via {via}"
         self.erase_pending.add(student)
         ok, detail = self.erase_once(student, via)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(1800)
 
 QUICK = SoakConfig(
     seed=11,
-    duration=14.0,
+    duration=10.0,
     min_faults=len(FAULT_KINDS),
     max_seconds=40.0,
     students=60,

@@ -351,31 +351,42 @@ class WorkerProcess:
             self._launch()
             return died
 
-    def errors(self, most: int = 5) -> dict[str, int]:
-        """The most frequent errors in the log: each exception's last line, or the message."""
+    def errors(self, most: int = 5) -> dict[str, dict[str, Any]]:
+        """The most frequent errors in the log (each exception's last line, or the message):
+        how often, and the first occurrence's traceback (its last lines)."""
         found: Counter[str] = Counter()
+        first: dict[str, list[str]] = {}
         try:
             lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return {}
-        in_traceback = False
+        trace: list[str] | None = None
         for line in lines:
             try:
                 entry = json.loads(line)
             except ValueError:
                 if line.startswith("Traceback"):
-                    in_traceback = True
-                elif in_traceback and not line.startswith((" ", "\t")):
-                    in_traceback = False
-                    found[f"traceback: {line[:200]}"] += 1
+                    trace = [line]
+                elif trace is not None and line.startswith((" ", "\t")):
+                    trace.append(line)
+                elif trace is not None:
+                    error = f"traceback: {line[:200]}"
+                    found[error] += 1
+                    first.setdefault(error, [*trace[-10:], line])
+                    trace = None
                 elif line.startswith("error:"):
                     found[line[:200]] += 1
                 continue
             if not isinstance(entry, dict) or entry.get("level") not in ("error", "critical"):
                 continue
             exception = str(entry.get("exception") or "").strip().splitlines()
-            found[(exception[-1] if exception else str(entry.get("event")))[:200]] += 1
-        return dict(found.most_common(most))
+            error = (exception[-1] if exception else str(entry.get("event")))[:200]
+            found[error] += 1
+            first.setdefault(error, exception[-11:])
+        return {
+            error: {"count": count, "first_traceback": first.get(error, [])}
+            for error, count in found.most_common(most)
+        }
 
     def tail(self, lines: int = 15) -> list[str]:
         try:
@@ -1231,7 +1242,7 @@ class Soak:
     def log_tails(self) -> dict[str, list[str]]:
         return {name: worker.tail(8) for name, worker in self.workers.items()}
 
-    def worker_errors(self) -> dict[str, dict[str, int]]:
+    def worker_errors(self) -> dict[str, dict[str, dict[str, Any]]]:
         return {name: worker.errors() for name, worker in self.workers.items()}
 
 

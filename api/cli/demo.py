@@ -2,17 +2,16 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from api.cli.common import console, container, fail, reported_errors
+from api.cli.common import check_api, console, container, reported_errors
 from infrastructure.auth import Role, mint_token
-from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.backfill import backfill_file
+from infrastructure.local_secrets import with_demo_secrets
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 
@@ -32,7 +31,9 @@ def demo(
     """Start everything (embedded where no URL is set), load a synthetic cohort, serve the API
     and print URLs and ready-to-use tokens."""
     with reported_errors():
-        settings = _with_demo_secrets(Settings.from_env())
+        settings = with_demo_secrets(Settings.from_env())
+        if serve:
+            check_api(settings, None, port)
     with container(redis=True, kafka=serve, settings=settings) as built:
         built.settings.data_dir.mkdir(parents=True, exist_ok=True)
         cohort = _write_cohort(built.settings.data_dir / "demo-cohort.jsonl", students, days)
@@ -47,39 +48,6 @@ def demo(
             from api.cli.run import serve_everything  # noqa: PLC0415 - imports the web stack
 
             serve_everything(built, None, port)
-
-
-def _with_demo_secrets(settings: Settings) -> Settings:
-    """A JWT secret and a master key for the demo, kept under the data folder so that a
-    second run can still read what the first one encrypted."""
-    path = settings.data_dir / "demo-secrets.json"
-    if path.exists():
-        secrets = _read_secrets(path)
-    else:
-        secrets = {"jwt_secret": MasterKey.generate(), "master_key": MasterKey.generate()}
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(secrets), encoding="utf-8")
-        path.chmod(0o600)
-    return replace(
-        settings,
-        jwt_secret=settings.jwt_secret or secrets["jwt_secret"],
-        master_key=settings.master_key or secrets["master_key"],
-    )
-
-
-def _read_secrets(path: Path) -> dict[str, str]:
-    try:
-        secrets = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        secrets = None
-    if not isinstance(secrets, dict) or not all(
-        isinstance(secrets.get(name), str) for name in ("jwt_secret", "master_key")
-    ):
-        raise fail(
-            f"{path} is damaged; remove it to start afresh (the demo data encrypted with the "
-            "old keys becomes unreadable), or point MASTERY_DATA_DIR elsewhere"
-        )
-    return secrets
 
 
 def _print_access(settings: Settings, port: int | None) -> None:

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import logging_level, reported_errors
+from api.cli.common import command_settings, logging_level, reported_errors, require_master_key
 from api.cli.consume import stop_on_signals
 from infrastructure.container import services
 from infrastructure.logging import configure_logging
-from infrastructure.settings import Settings
 
 
 def publish(
@@ -26,8 +25,9 @@ def publish(
 
     configure_logging(log_level)
     with reported_errors():
-        settings = Settings.from_env()
+        settings = command_settings()
         with services(settings, kafka=True) as resolved:
+            require_master_key(resolved)
             run_workers(resolved, stop_on_signals(), consumer=False, publisher=True)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from api.cli.common import container, logging_level
+from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
 from api.cli.serve import server_options
 from api.http.app import create_app
 from infrastructure.container import Container
@@ -23,7 +23,10 @@ def run(
     log_level: Annotated[str, typer.Option(parser=logging_level, help="Log level.")] = "info",
 ) -> None:
     """API, projector, Kafka consumer and publisher in one process, until SIGTERM or Ctrl-C."""
-    with container(redis=True, kafka=True) as built:
+    with reported_errors():
+        settings = command_settings()
+        check_api(settings, host, port)
+    with container(redis=True, kafka=True, settings=settings) as built:
         configure_logging(log_level)
         serve_everything(built, host, port)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from api.cli.common import container, logging_level
+from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
 from api.http.app import create_app
 from infrastructure.logging import configure_logging
 from infrastructure.settings import Settings
@@ -21,13 +21,16 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the query API (SPEC §7) until interrupted; embedded servers where no URL is set."""
-    with container(redis=True) as built:
+    with reported_errors():
+        settings = command_settings()
+        check_api(settings, host, port)
+    with container(redis=True, settings=settings) as built:
         configure_logging(log_level)
         settings = built.settings
         count = workers or settings.http_workers
         if count > 1:
             # Each worker process builds its own objects from the environment, so it is
-            # given the URLs resolved here (embedded servers included).
+            # given what was resolved here (embedded servers, the demo's secrets).
             os.environ.update(_resolved_urls(settings))
             uvicorn.run(
                 "api.http.app:app_from_env",
@@ -57,5 +60,7 @@ def _resolved_urls(settings: Settings) -> dict[str, str]:
         "MASTERY_DATABASE_URL": settings.database_url,
         "MASTERY_REDIS_URL": settings.redis_url,
         "MASTERY_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "MASTERY_JWT_SECRET": settings.jwt_secret,
+        "MASTERY_MASTER_KEY": settings.master_key,
     }
     return {name: value for name, value in urls.items() if value}

@@ -9,7 +9,15 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurv
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from api.cli.common import EXIT_USAGE, console, fail, os_error, readable_file, reported_errors
+from api.cli.common import (
+    EXIT_USAGE,
+    command_settings,
+    console,
+    fail,
+    os_error,
+    readable_file,
+    reported_errors,
+)
 from infrastructure.auth import InvalidTokenError, Role, mint_token
 from infrastructure.settings import Settings
 
@@ -36,7 +44,7 @@ def token(
 ) -> None:
     """Mint a JWT for local use (signed with MASTERY_JWT_SECRET, or --private-key)."""
     with reported_errors():
-        settings = Settings.from_env()
+        settings = command_settings()
         key, algorithm = _signing_key(settings, private_key)
         try:
             minted = mint_token(

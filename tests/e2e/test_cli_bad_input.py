@@ -194,7 +194,7 @@ def test_demo_with_damaged_secrets_says_which_file(offline: dict[str, str], tmp_
     data.mkdir()
     (data / "demo-secrets.json").write_text("{not json")
     result = mastery(offline, "demo", "--no-serve")
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr  # bad configuration
     assert_clear(result, f"{data / 'demo-secrets.json'} is damaged")
 
 

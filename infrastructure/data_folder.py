@@ -70,14 +70,30 @@ class FolderClaim:
             self.release()
             raise
         owner = _open_lock(self.data_dir / OWNER_LOCK)
-        if _try_lock(owner, fcntl.LOCK_EX):
-            os.ftruncate(owner, 0)
-            os.pwrite(owner, f"{os.getpid()}\n".encode(), 0)
-            self._owner = owner
-            (self.data_dir / RECORD).unlink(missing_ok=True)  # a dead owner's
-            return None
-        os.close(owner)
-        return self._owners_record(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            # Tried again while waiting: an owner that fails to start its servers, or dies
+            # while starting them, lets go, and this command then starts them itself.
+            if _try_lock(owner, fcntl.LOCK_EX):
+                os.ftruncate(owner, 0)
+                os.pwrite(owner, f"{os.getpid()}\n".encode(), 0)
+                self._owner = owner
+                (self.data_dir / RECORD).unlink(missing_ok=True)  # a dead owner's
+                return None
+            owner_pid = _read_int(self.data_dir / OWNER_LOCK)
+            record = _read_record(self.data_dir / RECORD)
+            if record is not None and record.owner_pid == owner_pid:
+                os.close(owner)
+                return record  # written once the owner's servers are ready
+            if time.monotonic() > deadline:
+                os.close(owner)
+                self.release()
+                raise ClaimError(
+                    f"the embedded servers under {self.data_dir} belong to a running command "
+                    f"(pid {owner_pid or '?'}) that has not finished starting them in "
+                    f"{timeout:.0f}s; try again, or stop that command"
+                )
+            time.sleep(POLL_SECONDS)
 
     def record(self, urls: dict[str, str], pids: dict[str, int]) -> None:
         """Publish the servers this owner started, for later commands to attach to."""
@@ -99,23 +115,6 @@ class FolderClaim:
         if self._users is not None:
             os.close(self._users)
             self._users = None
-
-    def _owners_record(self, timeout: float) -> ServersRecord:
-        """The live owner's record; it appears once the owner's servers are ready."""
-        deadline = time.monotonic() + timeout
-        while True:
-            owner_pid = _read_int(self.data_dir / OWNER_LOCK)
-            record = _read_record(self.data_dir / RECORD)
-            if record is not None and record.owner_pid == owner_pid:
-                return record
-            if time.monotonic() > deadline:
-                self.release()
-                raise ClaimError(
-                    f"the embedded servers under {self.data_dir} belong to a running command "
-                    f"(pid {owner_pid or '?'}) that has not finished starting them in "
-                    f"{timeout:.0f}s; try again, or stop that command"
-                )
-            time.sleep(POLL_SECONDS)
 
 
 def _open_lock(path: Path) -> int:

@@ -34,11 +34,6 @@ QUICK = SoakConfig(
     drain_seconds=40.0,
     stall_seconds=10.0,
 )
-BROKER_LOSES_MESSAGES = pytest.mark.xfail(
-    strict=False,
-    reason="issue 11 item 3: the embedded broker (tansu, memory:// storage) forgets "
-    "acknowledged messages when it is killed; fixed by the durable-broker work",
-)
 
 
 @pytest.fixture(
@@ -76,7 +71,6 @@ def test_every_event_answered_over_http_is_stored(report: dict[str, Any]) -> Non
     assert_check(report, "confirmed_stored_http")
 
 
-@BROKER_LOSES_MESSAGES
 def test_every_event_acknowledged_by_the_broker_is_stored(report: dict[str, Any]) -> None:
     assert_check(report, "confirmed_stored_kafka")
 

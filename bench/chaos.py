@@ -5,8 +5,9 @@ never the machine's shared services) and runs the product as a user runs it: ``m
 project``, ``mastery publish``, ``mastery consume`` and ``mastery serve`` as separate OS
 processes. Meanwhile three drivers ingest (HTTP batches, Kafka produce with ``acks=all``,
 ``mastery backfill`` files) with duplicates, conflicts and bad input mixed in, and a fault
-thread, on a schedule drawn from the seed, kills (SIGKILL) and restarts a worker process or a
-server, or erases a random student (API or CLI). The ledger keeps what the product confirmed:
+thread, on a schedule drawn from the seed, kills (SIGKILL, whole process group) and restarts a
+worker process or a server (PostgreSQL, Redis, the broker, the broker's object storage), or
+erases a random student (API or CLI). The ledger keeps what the product confirmed:
 an event answered ``recorded`` / ``duplicate`` / ``conflict`` over HTTP, acknowledged by the
 broker, or written to a backfill file.
 
@@ -80,7 +81,7 @@ BASE_DAY = datetime(2026, 1, 1, tzinfo=UTC)
 COMPONENTS = ("completion", "quiz", "quality", "consistency")
 TOPICS_OF_STUDY = ("python.loops", "python.functions", "sql.joins", "algorithms.sorting")
 WORKERS = ("projector", "publisher", "consumer", "api")
-SERVERS = ("redis", "postgres", "broker")
+SERVERS = ("redis", "postgres", "broker", "broker_storage")
 FAULT_KINDS = (*(f"kill_{w}" for w in WORKERS), *(f"kill_{s}" for s in SERVERS), "erase")
 COMMAND_TIMEOUT = 120.0
 SAMPLE = 10
@@ -97,6 +98,7 @@ class SoakConfig:
     students: int = 150
     http_batch: int = 100
     kafka_batch: int = 200
+    kafka_rate: float = 300.0  # messages per second at most (the consumer must keep up)
     backfill_lines: int = 400
     fault_gap: tuple[float, float] = (1.5, 3.5)
     drain_seconds: float = 120.0
@@ -120,6 +122,7 @@ class Check:
     passed: bool
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 # --- the ledger ---------------------------------------------------------------------------------
@@ -618,8 +621,14 @@ class Soak:
 
             return delivered
 
+        began, produced = time.monotonic(), 0
         while not self.stop_drivers.is_set():
+            ahead = began + produced / self.config.kafka_rate - time.monotonic()
+            if ahead > 0:
+                self.stop_drivers.wait(ahead)
+                continue
             for _ in range(self.config.kafka_batch):
+                produced += 1
                 kind, event = mix.next()
                 value = orjson.dumps(event)
                 if kind == "bad" and mix.rng.random() < 0.3:
@@ -645,8 +654,7 @@ class Soak:
                         self.driver_errors[f"kafka:{exc}"] += 1
                         time.sleep(0.5)
                         break
-            producer.poll(0.1)
-            time.sleep(0.1)
+            producer.poll(0.05)
         remaining = producer.flush(40)
         if remaining:
             self.driver_errors["kafka:unflushed_at_end"] += remaining
@@ -715,7 +723,12 @@ class Soak:
         fault.detail = f"SIGKILL to its process group; restarted after {downtime:.2f}s"
 
     def server_pid(self, name: str) -> int | None:
-        folder = {"redis": "redis", "postgres": "postgres", "broker": "kafka"}[name]
+        folder = {
+            "redis": "redis",
+            "postgres": "postgres",
+            "broker": "kafka",
+            "broker_storage": "objects",  # tansu's S3 storage (on the embedded PostgreSQL)
+        }[name]
         path = self.folder / "servers" / folder / f"{folder}.pid"
         try:
             return int(path.read_text().strip())
@@ -733,7 +746,7 @@ class Soak:
         fault.detail = f"SIGKILL to its process group; restarted after {downtime:.2f}s"
         if pid is None:
             fault.error = "no pid file: nothing was killed, the server was only restarted"
-        if name == "broker":
+        if name.startswith("broker"):
             self.ensure_topics()
 
     def restart_server(self, name: str) -> None:
@@ -741,6 +754,7 @@ class Soak:
             "redis": self.servers.restart_redis,
             "postgres": self.servers.restart_postgres,
             "broker": self.servers.restart_kafka,
+            "broker_storage": self.servers.start,  # starts whatever is not running
         }[name]
         restart()
 
@@ -842,7 +856,9 @@ class Soak:
                 "exit": result.returncode,
                 "output": tail_of(result.stdout, 8) + tail_of(result.stderr, 4),
             }
+        drain_began = time.monotonic()
         steps["drain"] = self.drain()
+        steps["drain"]["seconds"] = round(time.monotonic() - drain_began, 1)
         return steps
 
     def drain(self) -> dict[str, Any]:
@@ -850,11 +866,15 @@ class Soak:
         when that does not come (lost events, a stuck worker), until the consumer group has
         committed the whole requests topic and the store and the projector have stood still
         for ``stall_seconds``; at most ``drain_seconds``."""
-        deadline = time.monotonic() + self.config.drain_seconds
+        began = time.monotonic()
+        deadline = began + self.config.drain_seconds
         last: tuple[int, ...] | None = None
         stable_since = time.monotonic()
         state: dict[str, Any] = {}
+        samples: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
+            if state and (not samples or time.monotonic() - began - samples[-1]["t"] >= 4):
+                samples.append({"t": round(time.monotonic() - began, 1), **state})
             try:
                 state = dict(self.positions())
                 state["kafka_lag"] = self.kafka_lag()
@@ -868,18 +888,18 @@ class Soak:
             at_head = state["head"] == state["projector"]
             if state["missing"] == 0 and at_head and state["publisher"] == state["head"]:
                 state["drained"] = True
-                return state
+                return {**state, "samples": samples}
             if snapshot != last:
                 last, stable_since = snapshot, time.monotonic()
             settled = time.monotonic() - stable_since > self.config.stall_seconds
             if settled and at_head and state["kafka_lag"] == 0:
                 state["drained"] = False
                 state["settled_for_seconds"] = self.config.stall_seconds
-                return state
+                return {**state, "samples": samples}
             time.sleep(1)
         state["drained"] = False
         state["deadline_passed"] = True
-        return state
+        return {**state, "samples": samples}
 
     def kafka_lag(self) -> int | None:
         """Messages of the requests topic beyond the ingest group's committed offsets (None
@@ -967,10 +987,13 @@ class Soak:
             ("ready", self.check_ready),
         )
         for name, check in named:
+            began = time.monotonic()
             try:
-                checks.append(check())
+                outcome = check()
             except Exception as exc:
-                checks.append(Check(name, False, f"the check itself failed: {exc!r}"[:500]))
+                outcome = Check(name, False, f"the check itself failed: {exc!r}"[:500])
+            outcome.seconds = round(time.monotonic() - began, 1)
+            checks.append(outcome)
         return checks
 
     def check_store(self) -> Check:
@@ -992,7 +1015,7 @@ class Soak:
         stored = self.stored_ids()
         expected = {e for e in self.expected_ids() if self.ledger.confirmed[e].startswith(source)}
         missing = sorted(expected - stored)
-        broker_kills = [f.at for f in self.faults if f.kind == "kill_broker"]
+        broker_kills = [f.at for f in self.faults if f.kind.startswith("kill_broker")]
         last_kill = self.started + max(broker_kills) if broker_kills else None
         before_last_broker_kill = sum(
             1 for e in missing if last_kill is not None and self.ledger.confirmed_at[e] < last_kill
@@ -1036,7 +1059,7 @@ class Soak:
             f"{len(unavailable)} answered 5xx (during faults)",
             {
                 "refused": refused[:SAMPLE],
-                "unavailable": Counter(b["status"] for b in unavailable),
+                "unavailable": dict(Counter(b["status"] for b in unavailable)),
                 "unavailable_sample": unavailable[:3],
             },
         )
@@ -1256,10 +1279,22 @@ def run_soak(config: SoakConfig, folder: Path | None = None) -> dict[str, Any]:
         atexit.register(soak.close)  # also when the interpreter ends in the middle
         stack.callback(atexit.unregister, soak.close)
         began = time.monotonic()
+        phases: dict[str, float] = {}
+
+        def phase(name: str, since: float) -> float:
+            now = time.monotonic()
+            phases[name] = round(now - since, 1)
+            return now
+
+        mark = began
         soak.start_servers()
+        mark = phase("setup", mark)
         run = soak.chaos()
+        mark = phase("chaos", mark)
         recovery = soak.recover()
+        mark = phase("recovery", mark)
         checks = soak.checks()
+        phase("checks", mark)
         faults = Counter(f.kind for f in soak.faults)
         stored = soak.stored_ids()
         report: dict[str, Any] = {
@@ -1268,6 +1303,7 @@ def run_soak(config: SoakConfig, folder: Path | None = None) -> dict[str, Any]:
             "config": asdict(config),
             "machine": machine(),
             "seconds": round(time.monotonic() - began, 1),
+            "phase_seconds": phases,
             "run": run,
             "size": {
                 "messages_sent": soak.ledger.total_sent(),
@@ -1318,7 +1354,8 @@ LONG = SoakConfig(
     max_seconds=600.0,
     students=300,
     http_batch=250,
-    kafka_batch=500,
+    kafka_batch=200,
+    kafka_rate=300.0,
     backfill_lines=2000,
     fault_gap=(1.0, 3.0),
     drain_seconds=300.0,

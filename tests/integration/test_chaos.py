@@ -22,17 +22,18 @@ from bench.chaos import FAULT_KINDS, LONG, SoakConfig, run_soak, summary_lines
 pytestmark = pytest.mark.timeout(1800)
 
 QUICK = SoakConfig(
-    seed=11,
+    seed=17,  # its plan erases a student first, while the pipeline is still behind
     duration=10.0,
     min_faults=len(FAULT_KINDS),
     max_seconds=40.0,
     students=60,
     http_batch=50,
-    kafka_batch=100,
+    kafka_batch=20,
+    kafka_rate=150.0,
     backfill_lines=200,
     fault_gap=(0.5, 1.2),
     drain_seconds=40.0,
-    stall_seconds=10.0,
+    stall_seconds=8.0,
 )
 
 

@@ -30,6 +30,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTracking
 
 from domain.student_mastery import StudentMastery
 from infrastructure.event_store.application import MasteryApplication
+from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.kafka.config import producer_config
 from infrastructure.kafka.metrics import WorkerMetrics
 from infrastructure.kafka.producing import OutgoingMessage, deliver
@@ -139,12 +140,19 @@ class ResultsPublisher:
     def _messages(self, notifications: Sequence[Notification]) -> tuple[list[OutgoingMessage], int]:
         by_student: dict[UUID, list[tuple[int, Any]]] = {}
         for notification in notifications:
-            event = self.application.mapper.to_domain_event(notification)
+            try:
+                event = self.application.mapper.to_domain_event(notification)
+            except StudentErasedError:
+                continue  # an erased student's events are unreadable by design: nothing to say
             by_student.setdefault(event.originator_id, []).append((notification.id, event))
         messages: list[OutgoingMessage] = []
         thresholds = 0
         for aggregate_id, events in by_student.items():
-            student_messages = self._student_messages(aggregate_id, events)
+            try:
+                student_messages = self._student_messages(aggregate_id, events)
+            except StudentErasedError:  # erased after their events above were read
+                self._states.pop(aggregate_id, None)
+                continue
             thresholds += len(student_messages) - 1 if student_messages else 0
             messages.extend(student_messages)
         return messages, thresholds

@@ -11,10 +11,13 @@ import psycopg
 
 from domain.mastery import LOWEST_LEVEL, MasteryLedger
 from infrastructure.container import build
+from infrastructure.erasure import erase_student
+from infrastructure.event_store.keys import MasterKey
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.kafka.workers import run_publisher, run_workers
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
+from tests.integration.kafka.conftest import kafka_settings
 from tests.integration.kafka.support import (
     encoded,
     fully_committed,
@@ -137,3 +140,30 @@ def test_consumer_and_publisher_side_by_side(kafka: Settings) -> None:
         stop.set()
         runner.join(60)
     assert not runner.is_alive()
+
+
+def test_an_erased_students_unpublished_events_are_passed_over(
+    full_settings: Settings, kafka_bootstrap: str
+) -> None:
+    settings = kafka_settings(
+        replace(full_settings, master_key=MasterKey.generate()), kafka_bootstrap
+    )
+    events = [
+        {
+            "event_id": f"{student}-{n}",
+            "timestamp": f"2026-05-{1 + n:02d}T10:00:00Z",
+            "tenant_id": "kerase",
+            "student_id": student,
+            "component": "quiz",
+            "data": {"total_questions": 10, "correct_answers": 9},
+        }
+        for n in range(3)
+        for student in ("vera", "will")
+    ]
+    with build(settings) as built:
+        built.ingest.ingest(events)
+        erase_student(built, "kerase", "vera", requested_by="test", reason="erasure")
+    _published_until_head(settings)  # stuck for good on vera's events before the fix
+
+    published = {m["student_id"] for m in read_topic(settings, settings.kafka_results_topic)}
+    assert published == {"will"}

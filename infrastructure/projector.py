@@ -126,6 +126,7 @@ class Projector:
             return 0
         events = [(n.id, e) for n in notifications if (e := self._decode(n)) is not None]
         histories = self._histories_for({e.originator_id for _, e in events}, notifications[0].id)
+        events = _with_history(events, histories)
         updates = self.projection.process(histories, events)
         self.view.apply(updates, Tracking(PROJECTION_NAME, notifications[-1].id))
         self._remember(histories)
@@ -354,3 +355,14 @@ class _Listener:
             break
         if time.monotonic() - started < 0.001:
             time.sleep(0.001)
+
+
+def _with_history(
+    events: list[tuple[int, Any]], histories: dict[UUID, StudentHistory]
+) -> list[tuple[int, Any]]:
+    """The events that can be projected: their student's history was read, or starts here.
+
+    A student erased after the batch was decoded has no readable history (their key is gone):
+    the rest of their batch is passed over like the rest of their events."""
+    started = {e.originator_id for _, e in events if isinstance(e, Aggregate.Created)}
+    return [(p, e) for p, e in events if e.originator_id in histories or e.originator_id in started]

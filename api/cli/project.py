@@ -5,6 +5,7 @@ import threading
 from types import FrameType
 
 from api.cli.common import console, container
+from infrastructure.projector import Projector
 
 
 def project() -> None:
@@ -17,6 +18,14 @@ def project() -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     with container(redis=True) as built:
-        console.print(f"projecting from position {built.projector.position()}")
-        built.projector.run(stop)
-        console.print(f"stopped at position {built.projector.position()}")
+        console.print(f"projecting from position {_position(built.projector)}")
+        built.projector.run(stop)  # supervised: Redis or PostgreSQL down is waited out
+        console.print(f"stopped at position {_position(built.projector)}")
+
+
+def _position(projector: Projector) -> str:
+    """The tracked position, or why it cannot be read now (the projector waits it out)."""
+    try:
+        return str(projector.position())
+    except Exception as error:  # a report line must not end the worker it reports on
+        return f"unknown ({type(error).__name__}: {error})"

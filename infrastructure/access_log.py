@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from dataclasses import astuple, dataclass, field
 from datetime import datetime
@@ -129,9 +130,12 @@ class AccessLog:
             self._drain()
             return True
         self._pending.append(first)
+        # Gather for one interval (or a full batch): a write per entry would keep this thread,
+        # and the interpreter lock it shares with the API's event loop, busy under load.
+        deadline = time.monotonic() + self._interval
         while len(self._pending) < self._batch_size:
             try:
-                entry = self._queue.get_nowait()
+                entry = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 return False
             if entry is None:
@@ -180,7 +184,6 @@ class AccessLog:
         batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
         connection = self._connect()
         with connection.transaction(), connection.cursor() as cursor:
-            cursor.execute(STAGE)
             with cursor.copy(COPY) as copy:
                 for entry in batch:
                     copy.write_row(astuple(entry))
@@ -194,6 +197,7 @@ class AccessLog:
             self._connection = psycopg.connect(
                 self._url, connect_timeout=self._connect_timeout, autocommit=True
             )
+            self._connection.execute(STAGE)
         return self._connection
 
     def _disconnect(self) -> None:

@@ -32,7 +32,7 @@ def configured_or_embedded(service: str) -> Iterator[str]:
     if configured:
         yield configured
         return
-    from infrastructure.embedded import EmbeddedServers
+    from infrastructure.embedded.servers import EmbeddedServers
 
     with (
         tempfile.TemporaryDirectory(prefix=f"mastery-bench-{service}-") as folder,

@@ -31,7 +31,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from bench.common import fresh_database, machine, postgres_server, server_facts, write_result
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.backfill import backfill_file
 from infrastructure.ingest.parallel import parallel_backfill

@@ -36,7 +36,7 @@ from bench.common import (
     server_facts,
     write_result,
 )
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.ingest.parallel import parallel_backfill
 from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings

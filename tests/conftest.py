@@ -25,7 +25,7 @@ def _configured(name: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from infrastructure.embedded import EmbeddedServers
+    from infrastructure.embedded.servers import EmbeddedServers
 
     need_postgres = _configured("DATABASE_URL") is None
     if not need_postgres:
@@ -44,7 +44,7 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    from infrastructure.embedded import EmbeddedServers
+    from infrastructure.embedded.servers import EmbeddedServers
 
     servers = EmbeddedServers(tmp_path_factory.mktemp("redis"), postgres=False, kafka=False)
     urls = servers.start()
@@ -71,7 +71,7 @@ def server_database_url(embedded_servers: object) -> str:
     configured = _configured("DATABASE_URL")
     if configured:
         return configured
-    from infrastructure.embedded import EmbeddedServers
+    from infrastructure.embedded.servers import EmbeddedServers
 
     assert isinstance(embedded_servers, EmbeddedServers)
     url = embedded_servers.urls().database_url

@@ -8,7 +8,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 
 from domain.student_mastery import student_aggregate_id
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.settings import Settings
 
 

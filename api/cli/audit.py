@@ -19,8 +19,13 @@ from api.cli.common import (
     iso_date,
     new_folder,
 )
-from infrastructure.audit import ExportError, export_subject, export_tenant, verify_export
-from infrastructure.ingest.identifiers import check_identifier, check_tenant
+from domain.identifiers import check_identifier, check_tenant
+from infrastructure.compliance.exports import (
+    ExportError,
+    export_subject,
+    export_tenant,
+    verify_export,
+)
 
 app = typer.Typer(help="Compliance exports: audit exports, subject exports, verification.")
 

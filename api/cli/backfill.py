@@ -17,7 +17,7 @@ from api.cli.common import (
     output_file_problem,
     readable_file,
 )
-from infrastructure.container import Container
+from infrastructure.bootstrap import Container
 from infrastructure.ingest.backfill import BackfillSummary, backfill_file, default_rejects_path
 from infrastructure.ingest.files import UnreadableFileError, file_format
 from infrastructure.ingest.parallel import parallel_backfill

@@ -21,9 +21,9 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 
-from infrastructure.auth import TokenVerifier
-from infrastructure.container import Container, build, services
-from infrastructure.embedded import EmbeddedServerError
+from infrastructure.auth.tokens import TokenVerifier
+from infrastructure.bootstrap import Container, build, services
+from infrastructure.embedded.servers import EmbeddedServerError
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.encrypted import holds_data_keys
 from infrastructure.event_store.keys import StudentErasedError

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from api.cli.common import command_settings, logging_level, reported_errors, require_master_key
-from infrastructure.container import services
-from infrastructure.logging import configure_logging
+from infrastructure.bootstrap import services
+from infrastructure.runtime.logging import configure_logging
 
 
 def consume(

@@ -5,8 +5,8 @@ from typing import Annotated
 import typer
 
 from api.cli.common import EXIT_USAGE, console, container, fail
-from infrastructure.erasure import erase_student
-from infrastructure.ingest.identifiers import check_identifier, check_tenant
+from domain.identifiers import check_identifier, check_tenant
+from infrastructure.compliance.erasure import erase_student
 
 
 def erase(

@@ -5,7 +5,7 @@ import threading
 from types import FrameType
 
 from api.cli.common import console, container
-from infrastructure.projector import Projector
+from infrastructure.projection.runner import Projector
 
 
 def project() -> None:

@@ -8,7 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.common import EXIT_USAGE, console, container, fail
-from infrastructure.ingest.identifiers import check_identifier, check_tenant
+from domain.identifiers import check_identifier, check_tenant
 
 app = typer.Typer(help="Read models: rebuild them from the event store, watch their lag.")
 

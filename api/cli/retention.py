@@ -5,8 +5,8 @@ from typing import Annotated
 import typer
 
 from api.cli.common import console, container
-from infrastructure.retention import apply as apply_retention
-from infrastructure.retention import plan
+from infrastructure.compliance.retention import apply as apply_retention
+from infrastructure.compliance.retention import plan
 
 app = typer.Typer(help="Retention: erase idle students, purge old access-log entries.")
 

@@ -10,9 +10,9 @@ import uvicorn
 from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
 from api.cli.serve import server_options
 from api.http.app import create_app
-from infrastructure.container import Container
+from infrastructure.bootstrap import Container
 from infrastructure.kafka.workers import run_workers
-from infrastructure.logging import configure_logging
+from infrastructure.runtime.logging import configure_logging
 
 log = logging.getLogger("mastery.run")
 

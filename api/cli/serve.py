@@ -8,7 +8,7 @@ import uvicorn
 
 from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
 from api.http.app import create_app
-from infrastructure.logging import configure_logging
+from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 
 

@@ -19,7 +19,7 @@ from api.cli.common import (
     fail,
     reported_errors,
 )
-from infrastructure.container import Container
+from infrastructure.bootstrap import Container
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
 from infrastructure.event_store.integrity import (
     Progress as OnProgress,

@@ -18,7 +18,7 @@ from api.cli.common import (
     readable_file,
     reported_errors,
 )
-from infrastructure.auth import InvalidTokenError, Role, mint_token
+from infrastructure.auth.tokens import InvalidTokenError, Role, mint_token
 from infrastructure.settings import Settings
 
 

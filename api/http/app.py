@@ -26,9 +26,9 @@ from api.http.middleware import RequestContextMiddleware
 from api.http.openapi import openapi_document
 from api.http.problems import ProblemError, problem_response
 from api.http.services import Services
-from infrastructure.access_log import AccessLog
-from infrastructure.auth import TokenVerifier
-from infrastructure.container import Container, build
+from infrastructure.auth.tokens import TokenVerifier
+from infrastructure.bootstrap import Container, build
+from infrastructure.compliance.access_log import AccessLog
 from infrastructure.queries import StudentQueries
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.settings import Settings
@@ -98,7 +98,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def app_from_env() -> Starlette:
     """For ``uvicorn --factory api.http.app:app_from_env`` with every URL configured."""
-    from infrastructure.logging import configure_logging  # noqa: PLC0415
+    from infrastructure.runtime.logging import configure_logging  # noqa: PLC0415
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)

@@ -1,11 +1,11 @@
-"""Bearer-token authentication of a request; the policy itself is infrastructure.auth."""
+"""Bearer-token authentication of a request; the policy itself is infrastructure.auth.tokens."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
 from api.http.problems import unauthorized
-from infrastructure.auth import InvalidTokenError, Principal, TokenVerifier
+from infrastructure.auth.tokens import InvalidTokenError, Principal, TokenVerifier
 
 MAX_TOKEN_BYTES = 8192
 

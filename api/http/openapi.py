@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from api.http import models as m
 from api.http.problems import TITLES
+from domain.identifiers import IDENTIFIER_PATTERN
 from infrastructure.ingest.contract import LearningEventIn
-from infrastructure.ingest.identifiers import IDENTIFIER_PATTERN
 
 REF = "#/components/schemas/{model}"
 READ_ERRORS = (401, 403, 404, 410, 422, 503)

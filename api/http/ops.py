@@ -25,8 +25,8 @@ from api.http.models import (
 )
 from api.http.problems import ProblemError
 from api.http.services import Services, services_of
-from infrastructure.auth import may_read_status
-from infrastructure.supervision import WorkerHealth, check
+from infrastructure.auth.tokens import may_read_status
+from infrastructure.runtime.supervision import WorkerHealth, check
 from projections.view import PROJECTION_NAME
 
 CHECK_TIMEOUT_SECONDS = 2.0

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from api.http.metrics import Metrics
-from infrastructure.access_log import AccessLog
-from infrastructure.auth import TokenVerifier
-from infrastructure.container import Container
+from infrastructure.auth.tokens import TokenVerifier
+from infrastructure.bootstrap import Container
+from infrastructure.compliance.access_log import AccessLog
 from infrastructure.queries import StudentQueries
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 

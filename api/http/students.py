@@ -30,7 +30,7 @@ from api.http.models import (
 )
 from api.http.problems import invalid
 from api.http.services import Services
-from infrastructure.auth import Role
+from infrastructure.auth.tokens import Role
 from infrastructure.ingest.contract import format_timestamp
 from infrastructure.queries import MasteryRead
 from projections.view import StudentKey
@@ -176,7 +176,7 @@ def timeline(services: Services, key: StudentKey, _: NoQuery) -> TimelineOut:
 
 
 def export(services: Services, key: StudentKey, _: NoQuery) -> SubjectExportOut:
-    from infrastructure.audit import subject_document  # noqa: PLC0415
+    from infrastructure.compliance.exports import subject_document  # noqa: PLC0415
 
     document = subject_document(services.container, key.tenant_id, key.student_id)
     if not document["erased"] and not document["events"]:
@@ -185,7 +185,7 @@ def export(services: Services, key: StudentKey, _: NoQuery) -> SubjectExportOut:
 
 
 def erase(services: Services, key: StudentKey, _: NoQuery) -> ErasureOut:
-    from infrastructure.erasure import erase_student  # noqa: PLC0415
+    from infrastructure.compliance.erasure import erase_student  # noqa: PLC0415
 
     erasure = erase_student(
         services.container,

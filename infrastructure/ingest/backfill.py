@@ -17,10 +17,10 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Protocol
 
-from infrastructure import collector
 from infrastructure.event_store.application import Status
 from infrastructure.ingest.files import SourceRecord, read_records
 from infrastructure.ingest.service import IngestReport, IngestService, Outcome
+from infrastructure.runtime import gc_pacing as collector
 
 
 class Partition(Protocol):

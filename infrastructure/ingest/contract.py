@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from domain.facts import DEFAULT_TOPIC, Component
-from infrastructure.ingest.identifiers import IDENTIFIER_PATTERN, TENANT_PATTERN
+from domain.identifiers import IDENTIFIER_PATTERN, TENANT_PATTERN
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024

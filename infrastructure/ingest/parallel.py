@@ -93,7 +93,7 @@ def _init_worker(progress: Any, parent: int) -> None:
 def _run_partition(
     settings: Settings, path: Path, rejects: Path, partition: Partition
 ) -> tuple[Counter[str], int | None]:
-    from infrastructure.container import build  # noqa: PLC0415 - imported in the worker
+    from infrastructure.bootstrap import build  # noqa: PLC0415 - imported in the worker
 
     def report(done: int) -> None:
         if _parent is not None and os.getppid() != _parent:

@@ -30,7 +30,6 @@ from typing import Any
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from infrastructure import collector
 from infrastructure.event_store.application import Status
 from infrastructure.ingest.contract import FieldError
 from infrastructure.ingest.service import IngestService, Outcome
@@ -41,8 +40,9 @@ from infrastructure.kafka.metrics import WorkerMetrics
 from infrastructure.kafka.producing import deliver
 from infrastructure.kafka.topics import ensure_topics
 from infrastructure.kafka.transient import TransientKafkaError, is_transient
+from infrastructure.runtime import gc_pacing as collector
+from infrastructure.runtime.supervision import Backoff, Supervisor, WorkerHealth
 from infrastructure.settings import Settings
-from infrastructure.supervision import Backoff, Supervisor, WorkerHealth
 
 log = structlog.get_logger(__name__)
 

@@ -37,8 +37,8 @@ from infrastructure.kafka.producing import OutgoingMessage, deliver
 from infrastructure.kafka.results import INITIAL_LEVEL, mastery_updated, threshold_reached
 from infrastructure.kafka.topics import ensure_topics
 from infrastructure.kafka.transient import TransientKafkaError
+from infrastructure.runtime.supervision import Backoff, Supervisor, WorkerHealth
 from infrastructure.settings import Settings
-from infrastructure.supervision import Backoff, Supervisor, WorkerHealth
 
 log = structlog.get_logger(__name__)
 

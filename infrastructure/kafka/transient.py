@@ -2,12 +2,18 @@
 
 Such a failure says nothing about the message, so the worker retries the same batch with
 backoff and never dead-letters it. Anything else is the message's (or the code's) fault. The
-classification and the backoff are the supervision pattern's (``infrastructure.supervision``).
+classification and the backoff are the supervision pattern's
+(``infrastructure.runtime.supervision``).
 """
 
 from __future__ import annotations
 
-from infrastructure.supervision import TRANSIENT_TYPES, Backoff, TransientError, is_transient
+from infrastructure.runtime.supervision import (
+    TRANSIENT_TYPES,
+    Backoff,
+    TransientError,
+    is_transient,
+)
 
 __all__ = ["TRANSIENT_TYPES", "Backoff", "TransientKafkaError", "is_transient"]
 

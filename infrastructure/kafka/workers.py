@@ -18,11 +18,11 @@ from types import FrameType
 
 import structlog
 
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.kafka.consumer import IngestWorker
 from infrastructure.kafka.publisher import ResultsPublisher
+from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
-from infrastructure.supervision import Workers
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +129,7 @@ def run_workers(
 
 
 def _child_consumer(settings: Settings, parent: int) -> None:
-    from infrastructure.logging import configure_logging  # noqa: PLC0415 - in the child
+    from infrastructure.runtime.logging import configure_logging  # noqa: PLC0415 - in the child
 
     configure_logging()
     stop = threading.Event()

@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.settings import Settings
 from tests.e2e.test_cli_backfill import run
 from tests.support import learning_event_rows, store_violations

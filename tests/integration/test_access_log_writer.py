@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from infrastructure.access_log import AccessEntry, AccessLog
-from infrastructure.supervision import WorkerState
+from infrastructure.compliance.access_log import AccessEntry, AccessLog
+from infrastructure.runtime.supervision import WorkerState
 from tests.killable import wait_until
 from tests.support import count_rows
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infrastructure.audit import export_subject, export_tenant, verify_export
-from infrastructure.container import build
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import build
+from infrastructure.compliance.erasure import erase_student
+from infrastructure.compliance.exports import export_subject, export_tenant, verify_export
+from infrastructure.compliance.retention import apply, plan
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.parallel import parallel_backfill
-from infrastructure.retention import apply, plan
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 from tests.support import write_jsonl

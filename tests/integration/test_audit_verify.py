@@ -15,10 +15,16 @@ from typing import Any
 
 import pytest
 
-from infrastructure.audit import ExportError, Problem, export_subject, export_tenant, verify_export
-from infrastructure.audit_format import HASH_CHAIN_V1, SEED, canonical, header_digest, link
-from infrastructure.container import build
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import build
+from infrastructure.compliance.erasure import erase_student
+from infrastructure.compliance.exports import (
+    ExportError,
+    Problem,
+    export_subject,
+    export_tenant,
+    verify_export,
+)
+from infrastructure.compliance.hash_chain import HASH_CHAIN_V1, SEED, canonical, header_digest, link
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from domain.mastery import mastery_as_of, timeline
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.ingest.backfill import backfill_file
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events

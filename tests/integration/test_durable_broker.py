@@ -24,7 +24,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs omit 
     NewTopic,
 )
 
-from infrastructure.embedded import EmbeddedServers
+from infrastructure.embedded.servers import EmbeddedServers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def start_owner(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
         f"""
         import sys
         from pathlib import Path
-        from infrastructure.embedded import EmbeddedServers
+        from infrastructure.embedded.servers import EmbeddedServers
         servers = EmbeddedServers(Path({str(data_dir)!r}), postgres=False, redis=False)
         print(servers.start().kafka_bootstrap_servers, flush=True)
         sys.stdin.read()

@@ -22,7 +22,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs omit 
     NewTopic,
 )
 
-from infrastructure.embedded import EmbeddedServers, EmbeddedUrls
+from infrastructure.embedded.servers import EmbeddedServers, EmbeddedUrls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,7 +178,7 @@ def test_data_folder_is_reusable_after_the_owner_was_killed(tmp_path: Path) -> N
         f"""
         import sys, threading
         from pathlib import Path
-        from infrastructure.embedded import EmbeddedServers
+        from infrastructure.embedded.servers import EmbeddedServers
         servers = EmbeddedServers(Path({str(data_dir)!r}))
         worker = threading.Thread(target=servers.start)
         worker.start()

@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from domain.student_mastery import student_aggregate_id
-from infrastructure.container import build
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import build
+from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey, StudentErasedError
 from infrastructure.redis_views.keys import Keys
 from infrastructure.settings import Settings

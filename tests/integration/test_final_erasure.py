@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
-from infrastructure.container import Container, build
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import Container, build
+from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey, StudentErasedError
 from infrastructure.settings import Settings
 from projections.view import StudentKey, StudentUpdate

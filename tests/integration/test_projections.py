@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from infrastructure.container import Container, build
+from infrastructure.bootstrap import Container, build
 from infrastructure.redis_views.keys import Keys
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events

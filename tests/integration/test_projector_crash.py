@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import replace
 
-from infrastructure.container import Container, build
+from infrastructure.bootstrap import Container, build
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 from projections.view import StudentKey

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from infrastructure.embedded import EmbeddedServerError, EmbeddedServers
+from infrastructure.embedded.servers import EmbeddedServerError, EmbeddedServers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def start_owner(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
         f"""
         import sys
         from pathlib import Path
-        from infrastructure.embedded import EmbeddedServers
+        from infrastructure.embedded.servers import EmbeddedServers
         servers = EmbeddedServers(Path({str(data_dir)!r}), redis=False, kafka=False)
         print(servers.start().database_url, flush=True)
         sys.stdin.read()

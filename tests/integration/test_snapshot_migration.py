@@ -15,7 +15,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from domain.mastery import ComponentCounts, mastery_as_of
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.migrate import alembic_config, current_revision, upgrade
 from infrastructure.settings import Settings
 from tests.support import count_rows, facts_by_student

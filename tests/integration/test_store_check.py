@@ -16,8 +16,8 @@ from typer.testing import CliRunner, Result
 from api.cli.main import app
 from domain.mastery import mastery_as_of
 from domain.student_mastery import student_aggregate_id
-from infrastructure.container import build
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import build
+from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.settings import Settings
 from tests import store_corruption as corruption

@@ -11,8 +11,8 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from domain.student_mastery import StudentMastery
-from infrastructure.container import Container, build
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import Container, build
+from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.event_store.recorder import IdempotentApplicationRecorder

@@ -11,7 +11,7 @@ import psycopg
 
 from domain.mastery import mastery_as_of
 from domain.student_mastery import student_aggregate_id
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.event_store.application import WriteContentionError
 from infrastructure.settings import Settings
 from tests.support import count_rows, facts_by_student

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from domain.student_mastery import StudentMastery
-from infrastructure.container import Container, build
+from infrastructure.bootstrap import Container, build
 from infrastructure.settings import Settings
 from tests.support import at_once, count_rows, store_violations
 

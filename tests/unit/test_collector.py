@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from infrastructure.collector import Paced, paused
+from infrastructure.runtime.gc_pacing import Paced, paused
 
 
 class Node:

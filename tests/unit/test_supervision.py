@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from infrastructure.supervision import (
+from infrastructure.runtime.supervision import (
     Backoff,
     Supervisor,
     WorkerHealth,

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings, database_parts

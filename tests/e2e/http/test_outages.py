@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infrastructure.container import build
+from infrastructure.bootstrap import build
+from infrastructure.runtime.supervision import WorkerState
 from infrastructure.settings import Settings, database_parts
-from infrastructure.supervision import WorkerState
 from tests.e2e.http.support import (
     Api,
     CuttableProxy,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infrastructure.container import Container, build
+from infrastructure.bootstrap import Container, build
 from infrastructure.settings import Settings
 from tests.e2e.http.support import Api, Tokens, event, running_server
 from tests.killable import KillableRedis, killable_redis, wait_until

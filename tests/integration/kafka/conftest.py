@@ -25,7 +25,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    from infrastructure.embedded import EmbeddedServers
+    from infrastructure.embedded.servers import EmbeddedServers
 
     servers = EmbeddedServers(
         tmp_path_factory.mktemp("broker"), postgres=False, redis=False, kafka=True

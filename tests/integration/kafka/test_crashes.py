@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.kafka.workers import run_consumer
 from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings
@@ -103,7 +103,7 @@ def test_sigkill_ten_times_during_a_stream_loses_nothing_and_records_nothing_twi
 def test_postgres_down_for_15_seconds_mid_stream_is_waited_out(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    from infrastructure.embedded import EmbeddedServers
+    from infrastructure.embedded.servers import EmbeddedServers
 
     servers = EmbeddedServers(tmp_path / "servers", postgres=True, redis=False, kafka=False)
     urls = servers.start()
@@ -131,7 +131,7 @@ def test_postgres_down_for_15_seconds_mid_stream_is_waited_out(
 
 @pytest.mark.slow
 def test_the_worker_reconnects_after_a_broker_restart(settings: Settings, tmp_path: Path) -> None:
-    from infrastructure.embedded import EmbeddedServers
+    from infrastructure.embedded.servers import EmbeddedServers
 
     broker = EmbeddedServers(tmp_path / "broker", postgres=False, redis=False, kafka=True)
     urls = broker.start()

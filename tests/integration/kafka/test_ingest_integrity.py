@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from domain.student_mastery import StudentMastery
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.kafka.workers import run_consumer
 from infrastructure.settings import Settings
 from tests.integration.kafka.support import (

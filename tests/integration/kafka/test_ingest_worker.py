@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.kafka.workers import run_consumer
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 
 from domain.mastery import LOWEST_LEVEL, MasteryLedger
-from infrastructure.container import build
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import build
+from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.kafka.workers import run_publisher, run_workers

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from infrastructure.container import build
+from infrastructure.bootstrap import build
 from infrastructure.kafka.consumer import IngestWorker
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.kafka.workers import run_consumer, run_publisher
+from infrastructure.runtime.supervision import WorkerHealth, Workers, WorkerState
 from infrastructure.settings import Settings, database_parts
-from infrastructure.supervision import WorkerHealth, Workers, WorkerState
 from infrastructure.synthetic import CohortShape, cohort_events
 from tests.e2e.http.support import CuttableProxy
 from tests.integration.kafka.support import (

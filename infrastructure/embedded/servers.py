@@ -7,9 +7,9 @@ children), listens on a free loopback port, and keeps its data and log under one
     data_dir/redis/{appendonly.aof, redis.log, redis.pid}
     data_dir/kafka/{kafka.log, kafka.pid}
 
-Commands share a data folder's servers (SPEC §8, :mod:`infrastructure.data_folder`): the first
-one starts them and owns them, a later one attaches to them and starts or stops nothing, and
-the owner stops them only once no attached command is left. They are stopped by
+Commands share a data folder's servers (SPEC §8, :mod:`infrastructure.embedded.data_folder`):
+the first one starts them and owns them, a later one attaches to them and starts or stops
+nothing, and the owner stops them only once no attached command is left. They are stopped by
 :meth:`EmbeddedServers.stop`, at interpreter exit, and, where ``setpriv`` exists and the servers
 were started from the main thread, by the kernel when the owner dies. A process left over from
 a crash is found through its pid file and stopped before the folder is reused, and only when
@@ -46,7 +46,7 @@ import psycopg
 import redis
 from confluent_kafka.admin import AdminClient
 
-from infrastructure.data_folder import ClaimError, FolderClaim, ServersRecord
+from infrastructure.embedded.data_folder import ClaimError, FolderClaim, ServersRecord
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class EmbeddedServers:
 
     Ports are chosen once and kept, so a stopped or restarted server comes back on the same
     address with the same data. The broker keeps its data in the embedded PostgreSQL (through
-    the object store of :mod:`infrastructure.embedded_objects`), which is therefore started
+    the object store of :mod:`infrastructure.embedded.object_server`), which is therefore started
     with it even when its URL was not asked for.
     """
 
@@ -588,7 +588,7 @@ class _Redis(_Server):
 
 class _ObjectStore(_Server):
     """The broker's storage: S3 answered from a database of its own on the embedded PostgreSQL
-    (``infrastructure/embedded_objects.py``)."""
+    (``infrastructure/embedded/object_server.py``)."""
 
     name = "objects"
     database = "embedded_broker"
@@ -603,7 +603,7 @@ class _ObjectStore(_Server):
     def command(self, port: int) -> list[str]:
         return [
             str(self.executable()),
-            "-m", "infrastructure.embedded_objects",
+            "-m", "infrastructure.embedded.object_server",
             str(port),
             self.database_url(),
         ]  # fmt: skip

@@ -16,11 +16,11 @@ import redis
 
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.service import IngestService
-from infrastructure.projector import Projector
+from infrastructure.projection.runner import Projector
 from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import RedisMasteryView
+from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import ConfigurationError, Settings
-from infrastructure.supervision import Workers
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def services(settings: Settings, *, redis: bool = False, kafka: bool = False) ->
     if not (need_postgres or need_redis or need_kafka):
         yield settings
         return
-    from infrastructure.embedded import EmbeddedServers  # noqa: PLC0415 - optional extra
+    from infrastructure.embedded.servers import EmbeddedServers  # noqa: PLC0415 - optional extra
     from infrastructure.migrate import upgrade  # noqa: PLC0415
 
     servers = EmbeddedServers(

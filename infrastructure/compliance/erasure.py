@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psycopg
 
 from domain.student_mastery import student_aggregate_id
-from infrastructure.container import Container
+from infrastructure.bootstrap import Container
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.cipher_mapper import MARKER
 from infrastructure.event_store.keys import ERASURE_CHANNEL, StudentErasedError

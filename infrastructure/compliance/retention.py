@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from domain.student_mastery import StudentMastery
-from infrastructure.container import Container
-from infrastructure.erasure import erase_student
+from infrastructure.bootstrap import Container
+from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import StudentErasedError
 
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from infrastructure.ingest.identifiers import check_identifier, check_tenant
+from domain.identifiers import check_identifier, check_tenant
 from infrastructure.settings import ConfigurationError, Settings
 
 MAX_LIST_CLAIM = 10_000

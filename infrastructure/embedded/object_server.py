@@ -8,8 +8,8 @@ delete) from one table in a database of its own on the embedded PostgreSQL. A PU
 only after its transaction committed (``synchronous_commit`` is on), so whatever the broker
 acknowledged survives ``kill -9`` of the broker, this server and PostgreSQL.
 
-Run as ``python -m infrastructure.embedded_objects PORT DATABASE_URL``; it creates its table
-(``embedded_objects.sql``) on start. Requests are not authenticated: it listens on loopback only.
+Run as ``python -m infrastructure.embedded.object_server PORT DATABASE_URL``; it creates its table
+(``object_server.sql``) on start. Requests are not authenticated: it listens on loopback only.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 import psycopg
 
-SCHEMA = Path(__file__).with_name("embedded_objects.sql")
+SCHEMA = Path(__file__).with_name("object_server.sql")
 BUCKET = "tansu"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _DELETE_KEY = re.compile(r"<Key>(.*?)</Key>", re.DOTALL)

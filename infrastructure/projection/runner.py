@@ -32,11 +32,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent, Tracking
 
 from domain.student_mastery import student_aggregate_id
-from infrastructure import collector
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.keys import StudentErasedError
+from infrastructure.runtime import gc_pacing as collector
+from infrastructure.runtime.supervision import Supervisor, WorkerHealth, Workers
 from infrastructure.settings import Settings
-from infrastructure.supervision import Supervisor, WorkerHealth, Workers
 from projections.mastery_projection import (
     MasteryProjection,
     StudentHistory,
@@ -136,7 +136,7 @@ class Projector:
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
         """Project until ``stop`` is set: catch up, then wake on each commit (LISTEN/NOTIFY).
 
-        Supervised (``infrastructure.supervision``): a failure anywhere, Redis or PostgreSQL
+        Supervised (``infrastructure.runtime.supervision``): a failure anywhere, Redis or PostgreSQL
         down included, drops the in-process state and starts over from the tracked position
         after a backoff. The garbage collector is paced while it runs (``collector.Paced``):
         its automatic full collections over the history cache were the largest part of the lag.
@@ -325,7 +325,7 @@ def _init_worker(progress: Any) -> None:
 
 
 def _bulk_part(settings: Settings, originators: list[UUID], head: int, index: int) -> None:
-    from infrastructure.container import build  # noqa: PLC0415 - imported in the worker
+    from infrastructure.bootstrap import build  # noqa: PLC0415 - imported in the worker
 
     def report(done: int) -> None:
         if _progress is not None:

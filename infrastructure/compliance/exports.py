@@ -5,8 +5,9 @@ An export is a folder: one file per record kind (``events``, ``access_log``, and
 whatever their number. Each record carries ``chain``, the SHA-256 of the previous record's chain
 and of the record itself (without ``chain``), from a fixed seed; the manifest holds per file the
 record count, first and last store positions, the last chain value and the file's digest; the
-first link starts from the digest of the manifest's header (``infrastructure.audit_format``).
-``verify_export`` (``infrastructure.audit_verify``) recomputes and checks all of it.
+first link starts from the digest of the manifest's header
+(``infrastructure.compliance.hash_chain``).
+``verify_export`` (``infrastructure.compliance.export_verify``) recomputes and checks all of it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ __all__ = [
 import psycopg
 
 from domain.student_mastery import StudentMastery, student_aggregate_id
-from infrastructure.audit_format import (
+from infrastructure.bootstrap import Container
+from infrastructure.compliance.export_verify import Problem, verify_export
+from infrastructure.compliance.hash_chain import (
     ACCESS_COLUMNS,
     EVENT_COLUMNS,
     FORMATS,
@@ -49,8 +52,6 @@ from infrastructure.audit_format import (
     header_digest,
     link,
 )
-from infrastructure.audit_verify import Problem, verify_export
-from infrastructure.container import Container
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.ingest.contract import format_timestamp

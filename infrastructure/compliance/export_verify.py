@@ -23,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from infrastructure.audit_format import (
+from infrastructure.compliance.hash_chain import (
     FILE_FIELDS,
     FILES,
     FORMATS,

@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 
-from infrastructure.supervision import Supervisor, TransientError, WorkerHealth
+from infrastructure.runtime.supervision import Supervisor, TransientError, WorkerHealth
 
 log = logging.getLogger(__name__)
 

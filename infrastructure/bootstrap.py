@@ -1,8 +1,9 @@
 """The composition root: the one place that wires adapters together.
 
-``build(settings)`` is called by every entry point (CLI commands, the ASGI lifespan, workers).
-It connects nothing at import time. ``services(settings)`` fills in any missing URL with an
-embedded server (SPEC §9), migrating an embedded database on first start.
+Only entry points import it (the CLI commands, the ASGI lifespan; tests and benchmarks too):
+use cases and workers get what they need as parameters. ``build(settings)`` connects nothing at
+import time. ``with_servers(settings)`` fills in any missing URL with an embedded server (SPEC
+§9), migrating an embedded database on first start.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from dataclasses import dataclass, field
 
 import redis
 
+from infrastructure.embedded.servers import EmbeddedServers
 from infrastructure.event_store.application import MasteryApplication
+from infrastructure.event_store.lifecycle import close_application
 from infrastructure.ingest.service import IngestService
+from infrastructure.migrate import upgrade
 from infrastructure.projection.runner import Projector
-from infrastructure.redis_views.keys import Keys
+from infrastructure.redis_views.connect import mastery_view, redis_client
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
-from infrastructure.settings import ConfigurationError, Settings
+from infrastructure.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +43,13 @@ class Container:
     def redis(self) -> redis.Redis:
         """The read models' Redis client, connected on first use."""
         if self._redis is None:
-            if self.settings.redis_url is None:
-                raise ConfigurationError("MASTERY_REDIS_URL is not set")
-            self._redis = redis.Redis.from_url(
-                self.settings.redis_url,
-                socket_timeout=self.settings.redis_timeout_seconds,
-                socket_connect_timeout=self.settings.redis_timeout_seconds,
-                health_check_interval=30,
-            )
+            self._redis = redis_client(self.settings)
         return self._redis
 
     @property
     def view(self) -> RedisMasteryView:
         if self._view is None:
-            keys = Keys(self.settings.redis_prefix)
-            self._view = RedisMasteryView(self.redis, keys, self.settings.snapshot_ttl_days)
+            self._view = mastery_view(self.redis, self.settings)
         return self._view
 
     @property
@@ -75,9 +71,7 @@ class Container:
             self._projector.close()
         if self._redis is not None:
             self._redis.close()
-        if self.application.keyring is not None:
-            self.application.keyring.close()
-        self.application.close()
+        close_application(self.application)
 
 
 @contextmanager
@@ -95,7 +89,9 @@ def build(settings: Settings) -> Iterator[Container]:
 
 
 @contextmanager
-def services(settings: Settings, *, redis: bool = False, kafka: bool = False) -> Iterator[Settings]:
+def with_servers(
+    settings: Settings, *, redis: bool = False, kafka: bool = False
+) -> Iterator[Settings]:
     """Settings with every needed URL: the configured ones, else embedded servers.
 
     Embedded servers live under ``settings.data_dir`` and stop when the block exits; their
@@ -107,9 +103,6 @@ def services(settings: Settings, *, redis: bool = False, kafka: bool = False) ->
     if not (need_postgres or need_redis or need_kafka):
         yield settings
         return
-    from infrastructure.embedded.servers import EmbeddedServers  # noqa: PLC0415 - optional extra
-    from infrastructure.migrate import upgrade  # noqa: PLC0415
-
     servers = EmbeddedServers(
         settings.data_dir, postgres=need_postgres, redis=need_redis, kafka=need_kafka
     )

@@ -22,7 +22,7 @@ from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 
 from infrastructure.auth.tokens import TokenVerifier
-from infrastructure.bootstrap import Container, build, services
+from infrastructure.bootstrap import Container, build, with_servers
 from infrastructure.embedded.servers import EmbeddedServerError
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.encrypted import holds_data_keys
@@ -79,7 +79,7 @@ def container(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with reported_errors():
         settings = settings or command_settings()
-        with services(settings, redis=redis, kafka=kafka) as resolved:
+        with with_servers(settings, redis=redis, kafka=kafka) as resolved:
             require_master_key(resolved)
             with build(resolved) as built:
                 yield built

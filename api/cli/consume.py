@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from api.cli.common import command_settings, logging_level, reported_errors, require_master_key
-from infrastructure.bootstrap import services
+from infrastructure.bootstrap import with_servers
 from infrastructure.runtime.logging import configure_logging
 
 
@@ -35,7 +35,7 @@ def consume(
     configure_logging(log_level)
     with reported_errors():
         settings = command_settings()
-        with services(settings, kafka=True) as resolved:
+        with with_servers(settings, kafka=True) as resolved:
             require_master_key(resolved)
             run_workers(
                 resolved,

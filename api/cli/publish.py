@@ -8,7 +8,7 @@ import typer
 
 from api.cli.common import command_settings, logging_level, reported_errors, require_master_key
 from api.cli.consume import stop_on_signals
-from infrastructure.bootstrap import services
+from infrastructure.bootstrap import with_servers
 from infrastructure.runtime.logging import configure_logging
 
 
@@ -26,7 +26,7 @@ def publish(
     configure_logging(log_level)
     with reported_errors():
         settings = command_settings()
-        with services(settings, kafka=True) as resolved:
+        with with_servers(settings, kafka=True) as resolved:
             require_master_key(resolved)
             run_workers(resolved, stop_on_signals(), consumer=False, publisher=True)
 

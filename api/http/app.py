@@ -55,7 +55,13 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             stack.push_async_callback(fast_current.close)
             _calm_garbage_collector()
             app.state.services = Services(
-                container=built,
+                settings=built.settings,
+                application=built.application,
+                ingest=built.ingest,
+                view=built.view,
+                redis=built.redis,
+                projector=built.projector,
+                workers=built.workers,
                 queries=StudentQueries(
                     built.view, built.application, snapshot_ttl_days=settings.snapshot_ttl_days
                 ),

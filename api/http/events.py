@@ -40,7 +40,7 @@ async def post_events(request: Request) -> Response:
         body = await _read_body(request)
         single, items = _events_of(body)
         scoped = [_in_tenant(item, principal) for item in items]
-        report = await run_in_threadpool(services.container.ingest.ingest, scoped)
+        report = await run_in_threadpool(services.ingest.ingest, scoped)
         return _answer(services, report, single)
     except Exception as exc:
         return problem_for(request, exc)

@@ -41,7 +41,7 @@ async def readyz(request: Request) -> Response:
     checks: dict[str, Callable[[Services], str]] = {
         "postgresql": _check_postgres,
         "redis": _check_redis,
-        **({"kafka": _check_kafka} if services.container.settings.kafka_bootstrap_servers else {}),
+        **({"kafka": _check_kafka} if services.settings.kafka_bootstrap_servers else {}),
     }
     results = {name: await run_in_threadpool(probe, services) for name, probe in checks.items()}
     results.update(await _worker_checks(services))
@@ -53,7 +53,7 @@ async def readyz(request: Request) -> Response:
 async def _worker_checks(services: Services) -> dict[str, str]:
     """Each supervised worker of this process: running, and progressing while work waits.
     A worker's lag probe may wait on the server that is down: it gets the checks' timeout."""
-    stall = services.container.settings.worker_stall_seconds
+    stall = services.settings.worker_stall_seconds
 
     async def verdict(health: WorkerHealth) -> str:
         try:
@@ -63,14 +63,14 @@ async def _worker_checks(services: Services) -> dict[str, str]:
         except TimeoutError:
             return "lag unknown: timed out"
 
-    workers = list(services.container.workers)
+    workers = list(services.workers)
     verdicts = await asyncio.gather(*(verdict(health) for health in workers))
     return {health.name: result for health, result in zip(workers, verdicts, strict=True)}
 
 
 def _workers_out(services: Services, verdicts: dict[str, str]) -> list[WorkerStatusOut]:
     out = []
-    for health in services.container.workers:
+    for health in services.workers:
         verdict = verdicts.get(health.name, "unknown")
         snapshot = health.snapshot()
         out.append(
@@ -94,7 +94,7 @@ def _rounded(seconds: float | None) -> float | None:
 
 
 def _check_postgres(services: Services) -> str:
-    url = services.container.settings.require_database_url()
+    url = services.settings.require_database_url()
     try:
         with psycopg.connect(url, connect_timeout=int(CHECK_TIMEOUT_SECONDS)) as connection:
             connection.execute("SELECT 1")
@@ -105,7 +105,7 @@ def _check_postgres(services: Services) -> str:
 
 def _check_redis(services: Services) -> str:
     try:
-        services.container.redis.ping()
+        services.redis.ping()
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
@@ -113,7 +113,7 @@ def _check_redis(services: Services) -> str:
 
 def _check_kafka(services: Services) -> str:
     """A TCP connection to any bootstrap server (the broker's own health is the worker's)."""
-    servers = services.container.settings.kafka_bootstrap_servers or ""
+    servers = services.settings.kafka_bootstrap_servers or ""
     for server in servers.split(","):
         host, _, port = server.strip().rpartition(":")
         try:
@@ -132,7 +132,7 @@ async def metrics(request: Request) -> Response:
 
 def _update_projection_gauges(services: Services) -> None:
     try:
-        status = services.container.projector.status()
+        status = services.projector.status()
     except Exception:
         return
     services.metrics.event_store_head.set(status.head)
@@ -147,7 +147,7 @@ async def status(request: Request) -> Response:
         if not may_read_status(principal):
             raise ProblemError(403, "only an admin token may read the status")
         parse_query(request, NoQuery)
-        projection = await run_in_threadpool(services.container.projector.status)
+        projection = await run_in_threadpool(services.projector.status)
         workers = _workers_out(services, await _worker_checks(services))
         _update_projection_gauges_from(services, projection.head, projection.position)
         return json_response(

@@ -7,14 +7,20 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+import redis
 from starlette.requests import Request
 
 from api.http.metrics import Metrics
 from infrastructure.auth.tokens import TokenVerifier
-from infrastructure.bootstrap import Container
 from infrastructure.compliance.access_log import AccessLog
+from infrastructure.event_store.application import MasteryApplication
+from infrastructure.ingest.service import IngestService
+from infrastructure.projection.runner import Projector
 from infrastructure.queries import StudentQueries
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
+from infrastructure.redis_views.view import RedisMasteryView
+from infrastructure.runtime.supervision import Workers
+from infrastructure.settings import Settings
 
 
 class ResponseCache:
@@ -42,7 +48,15 @@ class ResponseCache:
 
 @dataclass
 class Services:
-    container: Container
+    """Each handler's dependencies, named (not a container to look things up in)."""
+
+    settings: Settings
+    application: MasteryApplication
+    ingest: IngestService
+    view: RedisMasteryView
+    redis: redis.Redis
+    projector: Projector
+    workers: Workers
     queries: StudentQueries
     verifier: TokenVerifier
     access_log: AccessLog

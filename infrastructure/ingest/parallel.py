@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.ingest.backfill import BackfillSummary, backfill_file, default_rejects_path
 from infrastructure.ingest.contract import DEFAULT_TENANT
+from infrastructure.ingest.service import IngestService
 from infrastructure.settings import Settings
 
 
@@ -93,18 +95,15 @@ def _init_worker(progress: Any, parent: int) -> None:
 def _run_partition(
     settings: Settings, path: Path, rejects: Path, partition: Partition
 ) -> tuple[Counter[str], int | None]:
-    from infrastructure.bootstrap import build  # noqa: PLC0415 - imported in the worker
-
     def report(done: int) -> None:
         if _parent is not None and os.getppid() != _parent:
             os._exit(1)  # the backfill was killed: stop writing
         if _progress is not None:
             _progress[partition.index] = done
 
-    with build(settings) as built:
-        summary = backfill_file(
-            built.ingest, path, rejects, on_progress=report, partition=partition
-        )
+    with opened_application(settings) as application:
+        ingest = IngestService(application, batch_size=settings.ingest_batch_size)
+        summary = backfill_file(ingest, path, rejects, on_progress=report, partition=partition)
     return summary.counts, summary.position
 
 

@@ -2,8 +2,8 @@
 
 Entry points (``mastery consume``, ``mastery publish``, ``mastery run``) resolve the settings
 (URLs filled in, embedded servers started) and call these with a ``threading.Event`` that their
-signal handlers set. Each worker builds its own objects through the composition root, so a
-thread or process never shares a connection pool or an aggregate cache with another.
+signal handlers set. Each worker opens its own event store from the settings, so a thread or
+process never shares a connection pool or an aggregate cache with another.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from types import FrameType
 
 import structlog
 
-from infrastructure.bootstrap import build
+from infrastructure.event_store.lifecycle import opened_application
+from infrastructure.ingest.service import IngestService
 from infrastructure.kafka.consumer import IngestWorker
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.runtime.supervision import Workers
@@ -37,8 +38,9 @@ def run_consumer(
 ) -> None:
     """One consumer-group member in this thread, until ``stop`` is set; its health goes to
     ``registry`` (the process's supervised workers) if given."""
-    with build(settings) as built:
-        worker = IngestWorker(built.ingest, settings)
+    with opened_application(settings) as application:
+        ingest = IngestService(application, batch_size=settings.ingest_batch_size)
+        worker = IngestWorker(ingest, settings)
         if registry is not None:
             registry.add(worker.health)
         worker.run(stop)
@@ -48,8 +50,8 @@ def run_publisher(
     settings: Settings, stop: threading.Event, registry: Workers | None = None
 ) -> None:
     """The results publisher in this thread, until ``stop`` is set."""
-    with build(settings) as built:
-        publisher = ResultsPublisher(built.application, settings)
+    with opened_application(settings) as application:
+        publisher = ResultsPublisher(application, settings)
         if registry is not None:
             registry.add(publisher.health)
         publisher.run(stop)

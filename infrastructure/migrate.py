@@ -7,8 +7,11 @@ from pathlib import Path
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, pool
 
 import migrations
+from infrastructure.settings import sqlalchemy_url
 
 SCRIPT_LOCATION = Path(migrations.__file__).parent
 # Held while migrating, so that two commands starting together do not both create tables.
@@ -33,11 +36,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def current_revision(database_url: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
-    from sqlalchemy import create_engine, pool  # noqa: PLC0415
-
-    from infrastructure.settings import sqlalchemy_url  # noqa: PLC0415
-
     engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import typer
 
 from api.cli.common import console, container, fail
+from infrastructure.event_store.keys import MasterKey
 
 app = typer.Typer(help="Master key operations for per-student encryption.")
 
@@ -22,6 +23,4 @@ def rotate() -> None:
 @app.command()
 def generate() -> None:
     """Print a new random master key (base64 of 32 bytes)."""
-    from infrastructure.event_store.keys import MasterKey  # noqa: PLC0415
-
     console.print(MasterKey.generate(), highlight=False)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -12,6 +9,7 @@ import typer
 from api.cli.common import command_settings, logging_level, reported_errors, require_master_key
 from infrastructure.bootstrap import with_servers
 from infrastructure.runtime.logging import configure_logging
+from infrastructure.runtime.signals import stop_on_signals
 
 
 def consume(
@@ -44,18 +42,6 @@ def consume(
                 publisher=publish,
                 consumer_processes=workers,
             )
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT (installed from the main thread)."""
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return stop
 
 
 if __name__ == "__main__":

@@ -1,22 +1,13 @@
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 from api.cli.common import console, container
 from infrastructure.projection.runner import Projector
+from infrastructure.runtime.signals import stop_on_signals
 
 
 def project() -> None:
     """Run the projectors: keep the Redis read models up to date until SIGTERM or Ctrl-C."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     with container(redis=True) as built:
         console.print(f"projecting from position {_position(built.projector)}")
         built.projector.run(stop)  # supervised: Redis or PostgreSQL down is waited out

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from api.cli.common import command_settings, logging_level, reported_errors, require_master_key
-from api.cli.consume import stop_on_signals
 from infrastructure.bootstrap import with_servers
 from infrastructure.runtime.logging import configure_logging
+from infrastructure.runtime.signals import stop_on_signals
 
 
 def publish(

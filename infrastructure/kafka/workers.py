@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
 
 import structlog
 
@@ -22,6 +21,7 @@ from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.ingest.service import IngestService
 from infrastructure.kafka.consumer import IngestWorker
 from infrastructure.kafka.publisher import ResultsPublisher
+from infrastructure.runtime.signals import stop_on_signals
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
 
@@ -134,13 +134,7 @@ def _child_consumer(settings: Settings, parent: int) -> None:
     from infrastructure.runtime.logging import configure_logging  # noqa: PLC0415 - in the child
 
     configure_logging()
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent relays Ctrl-C as SIGTERM
+    stop = stop_on_signals(interrupt=False)  # the parent relays Ctrl-C as SIGTERM
 
     def watch_parent() -> None:
         while not stop.wait(1.0):

@@ -13,8 +13,8 @@ from api.http.metrics import Metrics
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container
 from infrastructure.compliance.access_log import AccessLog
-from infrastructure.queries import StudentQueries
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
+from projections.queries import StudentQueries
 
 
 class ResponseCache:

@@ -31,9 +31,9 @@ import psycopg
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent, Tracking
 
+from domain.errors import StudentErasedError
 from domain.student_mastery import student_aggregate_id
 from infrastructure.event_store.application import MasteryApplication
-from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.runtime import gc_pacing as collector
 from infrastructure.runtime.supervision import Supervisor, WorkerHealth, Workers
 from infrastructure.settings import Settings

@@ -21,12 +21,11 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 
+from domain.errors import StudentErasedError, UnknownStudentError
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build, with_servers
 from infrastructure.embedded.servers import EmbeddedServerError
-from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.encrypted import holds_data_keys
-from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.local_secrets import SECRETS_FILE, with_found_secrets
 from infrastructure.settings import ConfigurationError, Settings
 

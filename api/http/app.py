@@ -29,9 +29,9 @@ from api.http.services import Services
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build
 from infrastructure.compliance.access_log import AccessLog
-from infrastructure.queries import StudentQueries
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.settings import Settings
+from projections.queries import StudentQueries
 
 
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:

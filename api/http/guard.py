@@ -27,11 +27,11 @@ from starlette.routing import Route
 from api.http.auth import authenticate
 from api.http.problems import ProblemError, field_errors, invalid, problem_response
 from api.http.services import Services, services_of
+from domain.errors import StudentErasedError, UnknownStudentError
 from domain.identifiers import check_identifier
 from infrastructure.auth.tokens import Principal, Role, may_read_class, may_read_student
 from infrastructure.compliance.access_log import AccessEntry
-from infrastructure.event_store.application import UnknownStudentError, WriteContentionError
-from infrastructure.event_store.keys import StudentErasedError
+from infrastructure.event_store.application import WriteContentionError
 from infrastructure.settings import ConfigurationError
 from projections.view import StudentKey
 

@@ -16,11 +16,11 @@ from infrastructure.compliance.access_log import AccessLog
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.service import IngestService
 from infrastructure.projection.runner import Projector
-from infrastructure.queries import StudentQueries
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
+from projections.queries import StudentQueries
 
 
 class ResponseCache:

@@ -32,7 +32,7 @@ from api.http.problems import invalid
 from api.http.services import Services
 from infrastructure.auth.tokens import Role
 from infrastructure.ingest.contract import format_timestamp
-from infrastructure.queries import MasteryRead
+from projections.queries import MasteryRead
 from projections.view import StudentKey
 
 

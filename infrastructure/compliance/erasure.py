@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import psycopg
 
+from domain.errors import StudentErasedError, UnknownStudentError
 from domain.student_mastery import student_aggregate_id
 from infrastructure.bootstrap import Container
-from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.cipher_mapper import MARKER
-from infrastructure.event_store.keys import ERASURE_CHANNEL, StudentErasedError
+from infrastructure.event_store.keys import ERASURE_CHANNEL
 from infrastructure.settings import ConfigurationError
 from projections.view import StudentKey
 

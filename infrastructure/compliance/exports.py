@@ -34,6 +34,7 @@ __all__ = [
 
 import psycopg
 
+from domain.errors import StudentErasedError, UnknownStudentError
 from domain.student_mastery import StudentMastery, student_aggregate_id
 from infrastructure.bootstrap import Container
 from infrastructure.compliance.export_verify import Problem, verify_export
@@ -52,8 +53,6 @@ from infrastructure.compliance.hash_chain import (
     header_digest,
     link,
 )
-from infrastructure.event_store.application import UnknownStudentError
-from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.ingest.contract import format_timestamp
 
 PAGE = 2_000

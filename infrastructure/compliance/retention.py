@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from domain.errors import StudentErasedError
 from domain.student_mastery import StudentMastery
 from infrastructure.bootstrap import Container
 from infrastructure.compliance.erasure import erase_student
-from infrastructure.event_store.keys import StudentErasedError
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,12 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
-from domain.mastery import Mastery, MasteryLedger, mastery_as_of, timeline
+from domain.errors import StudentErasedError, UnknownStudentError
+from domain.mastery import MasteryLedger, mastery_as_of, timeline
 from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
 from infrastructure.event_store.aggregate_cache import LendingCache, StudentLocks
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
-from infrastructure.event_store.keys import KeyRing, MasterKey, StudentErasedError
+from infrastructure.event_store.keys import KeyRing, MasterKey
 from infrastructure.event_store.recorder import (
     EVENT_IDS_KWARG,
     EventIdRow,
@@ -47,6 +48,7 @@ from infrastructure.event_store.recorder import (
 from infrastructure.event_store.transcoder import EventJSONTranscoder
 from infrastructure.ingest.contract import ValidatedEvent
 from infrastructure.settings import Settings, database_parts
+from projections.student_events import Replay
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +81,6 @@ class _Attempt:
     erased: set[UUID] = field(default_factory=set)  # found erased while writing
     position: int | None = None
     uncertain: Exception | None = None  # the last write failed in a way that may have committed
-
-
-@dataclass(frozen=True, slots=True)
-class Replay:
-    tenant_id: str
-    student_id: str
-    rows: list[tuple[StudentMastery.LearningEventRecorded, Mastery]]  # in learning-time order
-    mastery: Mastery | None  # as of the replay date; None when no event is that old
 
 
 class MastersLedgerAsState(Transcoding):
@@ -450,13 +444,6 @@ def persistence_env(settings: Settings) -> Mapping[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_PRE_PING": "y",
     }
-
-
-class UnknownStudentError(LookupError):
-    def __init__(self, tenant_id: str, student_id: str) -> None:
-        self.tenant_id = tenant_id
-        self.student_id = student_id
-        super().__init__(f"no events recorded for student {student_id!r} in tenant {tenant_id!r}")
 
 
 class WriteContentionError(RuntimeError):

@@ -16,7 +16,8 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from infrastructure.event_store.keys import NONCE_BYTES, KeyRing, StudentErasedError
+from domain.errors import StudentErasedError
+from infrastructure.event_store.keys import NONCE_BYTES, KeyRing
 
 MARKER = b"\x00me1"
 

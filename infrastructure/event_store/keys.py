@@ -25,20 +25,14 @@ from uuid import UUID
 import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from domain.errors import StudentErasedError
+
 log = logging.getLogger(__name__)
 
 NONCE_BYTES = 12
 KEY_CACHE_SECONDS = 30.0
 UNTOLD_CACHE_SECONDS = 1.0  # while this process does not hear erasures (see ErasureListener)
 ERASURE_CHANNEL = "mastery_erasures"  # erase_student NOTIFYs the aggregate id on commit
-
-
-class StudentErasedError(LookupError):
-    """The student's data key was destroyed: their events can no longer be read."""
-
-    def __init__(self, originator_id: UUID) -> None:
-        self.originator_id = originator_id
-        super().__init__(f"student {originator_id} has been erased")
 
 
 class MasterKeyError(ValueError):

@@ -28,9 +28,9 @@ from confluent_kafka import Producer
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
 
+from domain.errors import StudentErasedError
 from domain.student_mastery import StudentMastery
 from infrastructure.event_store.application import MasteryApplication
-from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.kafka.config import producer_config
 from infrastructure.kafka.metrics import WorkerMetrics
 from infrastructure.kafka.producing import OutgoingMessage, deliver

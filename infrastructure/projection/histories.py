@@ -9,7 +9,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from infrastructure.event_store.keys import StudentErasedError
+from domain.errors import StudentErasedError
 from projections.mastery_projection import StudentHistory, histories_from
 
 SELECT_STUDENT_EVENTS = (

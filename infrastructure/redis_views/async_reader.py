@@ -14,8 +14,8 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from domain.errors import StudentErasedError
 from domain.student_mastery import student_aggregate_id
-from infrastructure.event_store.keys import StudentErasedError
 from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import ParsedDocuments
 from projections.view import StudentKey

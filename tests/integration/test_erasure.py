@@ -9,10 +9,11 @@ import psycopg
 import pytest
 import redis
 
+from domain.errors import StudentErasedError
 from domain.student_mastery import student_aggregate_id
 from infrastructure.bootstrap import build
 from infrastructure.compliance.erasure import erase_student
-from infrastructure.event_store.keys import MasterKey, StudentErasedError
+from infrastructure.event_store.keys import MasterKey
 from infrastructure.redis_views.keys import Keys
 from infrastructure.settings import Settings
 from projections.view import StudentKey

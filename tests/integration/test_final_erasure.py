@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
+from domain.errors import StudentErasedError
 from infrastructure.bootstrap import Container, build
 from infrastructure.compliance.erasure import erase_student
-from infrastructure.event_store.keys import MasterKey, StudentErasedError
+from infrastructure.event_store.keys import MasterKey
 from infrastructure.settings import Settings
 from projections.view import StudentKey, StudentUpdate
 

@@ -1,5 +1,5 @@
-"""What the query API reads (SPEC §7): mastery from the Redis read models, falling back to the
-event store where the read models cannot answer.
+"""What the query API reads (SPEC §7): mastery from the read models (a ``MasteryView``, Redis in
+production), falling back to the event store (``StudentEvents``) where they cannot answer.
 
 The read models answer for any date from the student's first snapshot on: the current-mastery
 document for dates on or after the last activity date, otherwise the latest snapshot on or
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from domain.errors import StudentErasedError, UnknownStudentError
 from domain.facts import LearningFact
 from domain.mastery import (
     PREDICTION_WINDOW,
@@ -33,12 +34,7 @@ from domain.mastery import (
     predict,
 )
 from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
-from infrastructure.event_store.application import (
-    MasteryApplication,
-    Replay,
-    UnknownStudentError,
-)
-from infrastructure.event_store.keys import StudentErasedError
+from projections.student_events import Replay, StudentEvents
 from projections.view import PROJECTION_NAME, MasteryView, StudentKey
 
 READ_MODEL = "read_model"
@@ -70,20 +66,24 @@ class RosterEntry:
 
 
 def utc_today() -> date:
+    """The default clock: the only place the queries read the time."""
     return datetime.now(UTC).date()
 
 
 class StudentQueries:
+    """The query API's reads over a ``MasteryView`` and the event store behind
+    ``StudentEvents``. ``today`` is the clock: every "now" of an answer comes from it."""
+
     def __init__(
         self,
         view: MasteryView,
-        application: MasteryApplication,
+        store: StudentEvents,
         *,
         snapshot_ttl_days: int,
         today: Callable[[], date] = utc_today,
     ) -> None:
         self.view = view
-        self.application = application
+        self.store = store
         self.snapshot_ttl_days = snapshot_ttl_days
         self.today = today
         self._derived: OrderedDict[tuple[StudentKey, int, date], Mastery] = OrderedDict()
@@ -204,15 +204,15 @@ class StudentQueries:
         aggregate_id = student_aggregate_id(key.tenant_id, key.student_id)
         page = [
             e
-            for e in self.application.events.get(aggregate_id, gt=max(after, 1), limit=limit)
+            for e in self.store.events.get(aggregate_id, gt=max(after, 1), limit=limit)
             if isinstance(e, StudentMastery.LearningEventRecorded)
         ]
-        if not page and not list(self.application.events.get(aggregate_id, limit=1)):
+        if not page and not list(self.store.events.get(aggregate_id, limit=1)):
             raise UnknownStudentError(key.tenant_id, key.student_id)
         return page
 
     def timeline(self, key: StudentKey) -> Replay:
-        return self.application.replay(key.tenant_id, key.student_id, date.max)
+        return self.store.replay(key.tenant_id, key.student_id, date.max)
 
     # --- rosters and status -------------------------------------------------------------------
 
@@ -251,7 +251,7 @@ class StudentQueries:
         return MasteryRead(mastery_as_of(self._facts(key), as_of), None, REPLAY)
 
     def _facts(self, key: StudentKey) -> list[LearningFact]:
-        return [fact_of(e) for e in self.application.learning_events(key.tenant_id, key.student_id)]
+        return [fact_of(e) for e in self.store.learning_events(key.tenant_id, key.student_id)]
 
     def _live(self, day: date) -> bool:
         """Whether a snapshot of ``day`` can still be in Redis (it expires after the TTL)."""

@@ -30,8 +30,9 @@ from api.http.services import Services, services_of
 from domain.identifiers import check_identifier
 from infrastructure.auth.tokens import Principal, Role, may_read_class, may_read_student
 from infrastructure.compliance.access_log import AccessEntry
-from infrastructure.event_store.application import UnknownStudentError, WriteContentionError
+from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.keys import StudentErasedError
+from infrastructure.event_store.write_results import WriteContentionError
 from infrastructure.settings import ConfigurationError
 from projections.view import StudentKey
 

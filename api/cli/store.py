@@ -20,17 +20,14 @@ from api.cli.common import (
     reported_errors,
 )
 from infrastructure.bootstrap import Container
+from infrastructure.event_store.check_report import Problem, Report, StudentRepair
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
 from infrastructure.event_store.integrity import (
     Progress as OnProgress,
 )
-from infrastructure.event_store.integrity import (
-    RepairLockError,
-    check_store,
-    repair_store,
-)
-from infrastructure.event_store.invariants import Problem, Report, StudentRepair
+from infrastructure.event_store.integrity import check_store, repair_store
 from infrastructure.event_store.keys import MasterKeyError
+from infrastructure.event_store.repair_writer import RepairLockError
 from infrastructure.settings import Settings
 
 app = typer.Typer(help="The event store: verify its invariants, repair what is safe to repair.")

@@ -31,7 +31,7 @@ from domain.errors import StudentErasedError, UnknownStudentError
 from domain.identifiers import check_identifier
 from infrastructure.auth.tokens import Principal, Role, may_read_class, may_read_student
 from infrastructure.compliance.access_log import AccessEntry
-from infrastructure.event_store.application import WriteContentionError
+from infrastructure.event_store.write_results import WriteContentionError
 from infrastructure.settings import ConfigurationError
 from projections.view import StudentKey
 

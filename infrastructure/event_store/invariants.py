@@ -1,8 +1,9 @@
-"""The event store's invariants (SPEC §10) and their safe repairs, as pure functions.
+"""The event store's invariants (SPEC §10), as pure functions.
 
-``integrity.py`` streams the store and turns each stored event into a ``StoredFact`` (what the
-check needs of it, without its state); the functions here decide what is broken and what can
-be repaired without losing or inventing anything:
+``check_reader.py`` streams the store and turns each stored event into a ``StoredFact`` (what
+the check needs of it, without its state); the functions here decide what is broken against
+these invariants (``repair_plan.py`` decides what can be repaired without losing or inventing
+anything):
 
 * every stored learning event has its idempotency row: ``(tenant, event_id)`` of the event
   itself, pointing at the event's ``(originator_id, originator_version)``; every id row points
@@ -12,93 +13,26 @@ be repaired without losing or inventing anything:
 * a student's versions run 1, 2, 3... from the enrolment (``version_gap``,
   ``bad_enrollment``) and their notification ids increase with them (``version_order``);
 * a stored event of a student who is not erased can be read (``unreadable``).
-
-Safe repairs, each only for a student whose every problem is safely repairable:
-
-* delete a copy of a learning event that has no id row when another copy of the same
-  ``(tenant, event_id)`` with the same content has its row;
-* restore the id row of a learning event that is the only stored carrier of its ``event_id``
-  and has none (the row is rebuilt from the event itself, as the write path would have);
-* renumber the student's versions to close the hole a deleted copy leaves and, for a
-  ``version_order`` problem, to follow commit (notification) order, which the order-independent
-  formula (SPEC §4) allows. Notification ids never change, so no follower re-reads or skips.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from uuid import UUID
 
+from infrastructure.event_store.check_facts import (
+    FactKind,
+    IdRow,
+    StoredFact,
+    Target,
+    event_id_of,
+)
+from infrastructure.event_store.check_report import Kind, Problem
+
 LISTED = 20  # versions or rows listed in one problem; the detail gives the full count
-
-
-class Kind(StrEnum):
-    DUPLICATE = "duplicate"
-    MISSING_ID_ROW = "missing_id_row"
-    ID_ROW_MISMATCH = "id_row_mismatch"
-    ORPHAN_ID_ROW = "orphan_id_row"
-    VERSION_ORDER = "version_order"
-    VERSION_GAP = "version_gap"
-    BAD_ENROLLMENT = "bad_enrollment"
-    UNREADABLE = "unreadable"
-
-
-class FactKind(StrEnum):
-    ENROLLED = "enrolled"
-    LEARNING = "learning"
-    OTHER = "other"
-    UNREADABLE = "unreadable"
-
-
-@dataclass(frozen=True, slots=True)
-class IdRow:
-    tenant_id: str
-    event_id: str
-    content_hash: str  # hex
-    originator_id: UUID
-    originator_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFact:
-    """What the check knows of one stored event, its state left behind once decoded."""
-
-    originator_id: UUID
-    version: int
-    notification_id: int
-    kind: FactKind
-    event_id: str | None = None  # learning events
-    content_hash: str | None = None  # learning events
-    tenant_id: str | None = None  # enrolment
-    student_id: str | None = None  # enrolment
-    detail: str = ""  # why it is unreadable
-    id_rows: tuple[IdRow, ...] = ()  # the id rows that point at this event
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    originator_id: UUID
-    version: int
-    notification_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    kind: Kind
-    originator_id: UUID | None
-    tenant_id: str | None
-    student_id: str | None
-    event_id: str | None
-    versions: tuple[int, ...]
-    notification_ids: tuple[int, ...]
-    detail: str
-    original: Location | None = None  # for a duplicate: the copy that has the id row
-    manual: str | None = None  # why it needs manual action; None: safe to repair
-    repair: str | None = None  # the planned repair (set by ``plan_repairs``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,58 +45,9 @@ class Unmatched:
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """Where the id row of an event_id points, and what is stored there."""
-
-    row: IdRow
-    location: Location | None  # None: nothing is stored there
-    tenant_id: str | None  # of the aggregate stored there
-    event_id: str | None  # the event_id the event stored there carries
-
-
-@dataclass(frozen=True, slots=True)
 class StudentCheck:
     problems: list[Problem]
     unmatched: list[Unmatched]
-
-
-@dataclass(frozen=True, slots=True)
-class StudentRepair:
-    originator_id: UUID
-    tenant_id: str
-    student_id: str
-    deletes: tuple[Location, ...]  # duplicate copies
-    moves: tuple[tuple[int, int], ...]  # (old version, new version), changed ones only
-    restores: tuple[IdRow, ...]  # id rows to insert, at their events' new versions
-    reordered: bool  # versions now follow notification order
-
-
-@dataclass(slots=True)
-class Counts:
-    students: int = 0
-    events: int = 0
-    learning_events: int = 0
-    id_rows: int = 0
-    erased_students: int = 0  # skipped: unreadable by design
-    erased_events: int = 0
-    erased_id_rows: int = 0
-
-
-@dataclass(slots=True)
-class Report:
-    counts: Counts = field(default_factory=Counts)
-    problems: list[Problem] = field(default_factory=list)
-    repairs: list[StudentRepair] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        return not self.problems
-
-    def by_kind(self) -> dict[str, int]:
-        return dict(sorted(Counter(p.kind.value for p in self.problems).items()))
-
-    def broken_students(self) -> list[UUID]:
-        return sorted({p.originator_id for p in self.problems if p.originator_id is not None})
 
 
 # --- one student -------------------------------------------------------------------------------
@@ -357,7 +242,7 @@ def classify_unmatched(
     ``(tenant, event_id)`` points (``targets``; absent when the tenant has no such row)."""
     carriers: defaultdict[tuple[str, str], list[Unmatched]] = defaultdict(list)
     for item in unmatched:
-        carriers[(item.tenant_id, _event_id(item.fact))].append(item)
+        carriers[(item.tenant_id, event_id_of(item.fact))].append(item)
     return [
         _classify(item, targets.get(key), len(copies))
         for key, copies in carriers.items()
@@ -413,84 +298,3 @@ def _classify(item: Unmatched, target: Target | None, carriers: int) -> Problem:
             manual="two different events share an event_id: decide which one was accepted",
         )
     return replace(duplicate, detail=f"a second copy of {where}, which has the id row")
-
-
-def _event_id(fact: StoredFact) -> str:
-    assert fact.event_id is not None
-    return fact.event_id
-
-
-# --- repairs -----------------------------------------------------------------------------------
-
-
-def plan_repairs(
-    facts: Mapping[UUID, Sequence[StoredFact]], problems: Sequence[Problem]
-) -> tuple[list[Problem], list[StudentRepair]]:
-    """Each problem with its planned repair, or why it needs manual action; and the repair of
-    every student whose problems are all safe to repair (a student with any other problem is
-    left as it is)."""
-    by_student: defaultdict[UUID | None, list[Problem]] = defaultdict(list)
-    for found in problems:
-        by_student[found.originator_id].append(found)
-    planned: list[Problem] = []
-    repairs: list[StudentRepair] = []
-    for originator_id, own in by_student.items():
-        blocking = sorted({p.kind.value for p in own if p.manual is not None})
-        history = facts.get(originator_id) if originator_id is not None else None
-        if blocking or not history:
-            why = f"blocked by this student's {', '.join(blocking) or 'unread events'}"
-            planned.extend(p if p.manual else replace(p, manual=why) for p in own)
-            continue
-        repair = _plan_student(history, own)
-        repairs.append(repair)
-        planned.extend(replace(p, repair=_describe(p, repair)) for p in own)
-    return planned, repairs
-
-
-def _plan_student(facts: Sequence[StoredFact], problems: Sequence[Problem]) -> StudentRepair:
-    enrolment = facts[0]
-    assert enrolment.tenant_id is not None
-    assert enrolment.student_id is not None
-    duplicates = {p.versions[0] for p in problems if p.kind is Kind.DUPLICATE}
-    restored = {p.versions[0] for p in problems if p.kind is Kind.MISSING_ID_ROW}
-    reordered = any(p.kind is Kind.VERSION_ORDER for p in problems)
-    kept = [f for f in facts if f.version not in duplicates]
-    if reordered:
-        kept.sort(key=lambda f: f.notification_id)
-    renumbered = {fact.version: new for new, fact in enumerate(kept, start=1)}
-    return StudentRepair(
-        originator_id=enrolment.originator_id,
-        tenant_id=enrolment.tenant_id,
-        student_id=enrolment.student_id,
-        deletes=tuple(
-            Location(f.originator_id, f.version, f.notification_id)
-            for f in facts
-            if f.version in duplicates
-        ),
-        moves=tuple((old, new) for old, new in renumbered.items() if old != new),
-        restores=tuple(
-            IdRow(
-                enrolment.tenant_id,
-                _event_id(f),
-                _content_hash(f),
-                f.originator_id,
-                renumbered[f.version],
-            )
-            for f in facts
-            if f.version in restored
-        ),
-        reordered=reordered,
-    )
-
-
-def _content_hash(fact: StoredFact) -> str:
-    assert fact.content_hash is not None
-    return fact.content_hash
-
-
-def _describe(found: Problem, repair: StudentRepair) -> str:
-    if found.kind is Kind.DUPLICATE:
-        return f"delete this copy (version {found.versions[0]})"
-    if found.kind is Kind.MISSING_ID_ROW:
-        return "restore the id row from the event"
-    return f"renumber {len(repair.moves)} version(s) to follow commit order"

@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Protocol
 
-from infrastructure.event_store.application import Status
+from infrastructure.event_store.write_results import Status
 from infrastructure.ingest.files import SourceRecord, read_records
 from infrastructure.ingest.service import IngestReport, IngestService, Outcome
 from infrastructure.runtime import gc_pacing as collector

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from infrastructure.event_store.application import MasteryApplication, Status
+from infrastructure.event_store.application import MasteryApplication
+from infrastructure.event_store.write_results import Status
 from infrastructure.ingest.contract import (
     FieldError,
     InvalidEvent,

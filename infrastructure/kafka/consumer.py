@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from infrastructure.event_store.application import Status
+from infrastructure.event_store.write_results import Status
 from infrastructure.ingest.contract import FieldError
 from infrastructure.ingest.service import IngestService, Outcome
 from infrastructure.kafka.config import consumer_config, producer_config

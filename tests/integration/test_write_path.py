@@ -12,7 +12,7 @@ import psycopg
 from domain.mastery import mastery_as_of
 from domain.student_mastery import student_aggregate_id
 from infrastructure.bootstrap import build
-from infrastructure.event_store.application import WriteContentionError
+from infrastructure.event_store.write_results import WriteContentionError
 from infrastructure.settings import Settings
 from tests.support import count_rows, facts_by_student
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from infrastructure.event_store.invariants import (
-    FactKind,
-    IdRow,
-    Kind,
-    Location,
-    StoredFact,
-    Target,
-    check_student,
-    classify_unmatched,
-    plan_repairs,
-)
+from infrastructure.event_store.check_facts import FactKind, IdRow, Location, StoredFact, Target
+from infrastructure.event_store.check_report import Kind
+from infrastructure.event_store.invariants import check_student, classify_unmatched
+from infrastructure.event_store.repair_plan import plan_repairs
 
 ANN = uuid4()
 

@@ -1,13 +1,17 @@
+"""``mastery serve``: the query API in one process, or in several sharing one socket."""
+
 from __future__ import annotations
 
-import os
+import contextlib
+from functools import partial
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
-from api.http.app import create_app
+from api.http.app import app_from_env, create_app
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 
@@ -29,15 +33,7 @@ def serve(
         settings = built.settings
         count = workers or settings.http_workers
         if count > 1:
-            # Each worker process builds its own objects from the environment, so it is
-            # given what was resolved here (embedded servers, the demo's secrets).
-            os.environ.update(_resolved_urls(settings))
-            uvicorn.run(
-                "api.http.app:app_from_env",
-                factory=True,
-                workers=count,
-                **server_options(settings, host, port),
-            )
+            _serve_in_processes(settings, count, server_options(settings, host, port))
             return
         uvicorn.run(create_app(settings, built), **server_options(settings, host, port))
 
@@ -55,12 +51,16 @@ def server_options(settings: Settings, host: str | None, port: int | None) -> di
     }
 
 
-def _resolved_urls(settings: Settings) -> dict[str, str]:
-    urls = {
-        "MASTERY_DATABASE_URL": settings.database_url,
-        "MASTERY_REDIS_URL": settings.redis_url,
-        "MASTERY_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "MASTERY_JWT_SECRET": settings.jwt_secret,
-        "MASTERY_MASTER_KEY": settings.master_key,
-    }
-    return {name: value for name, value in urls.items() if value}
+def _serve_in_processes(settings: Settings, count: int, options: dict[str, Any]) -> None:
+    """``count`` uvicorn worker processes on one socket, started as ``uvicorn.run`` starts
+    them, each building its app from ``settings`` as resolved here (embedded servers' URLs,
+    the demo's secrets).
+
+    uvicorn pickles its ``Config``, app factory included, into every worker it spawns or
+    respawns, so the settings travel with the factory and no environment variable needs to be
+    set. ``uvicorn.run`` accepts only an import string for several workers, hence its two
+    steps (bind, supervise) here.
+    """
+    config = uvicorn.Config(partial(app_from_env, settings), factory=True, workers=count, **options)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[config.bind_socket()]).run()

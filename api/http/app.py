@@ -30,6 +30,7 @@ from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build
 from infrastructure.compliance.access_log import AccessLog
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
+from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 from projections.queries import StudentQueries
 
@@ -102,10 +103,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return problem_for(request, exc)
 
 
-def app_from_env() -> Starlette:
-    """For ``uvicorn --factory api.http.app:app_from_env`` with every URL configured."""
-    from infrastructure.runtime.logging import configure_logging  # noqa: PLC0415
-
-    settings = Settings.from_env()
+def app_from_env(settings: Settings | None = None) -> Starlette:
+    """The app of a uvicorn worker process, logging at ``settings.log_level``: for
+    ``uvicorn --factory api.http.app:app_from_env`` with every URL configured in the
+    environment, or with ``settings`` bound by ``mastery serve --workers``."""
+    settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     return create_app(settings)

@@ -28,7 +28,7 @@ from api.http.auth import authenticate
 from api.http.problems import ProblemError, field_errors, invalid, problem_response
 from api.http.services import Services, services_of
 from domain.identifiers import check_identifier
-from infrastructure.auth.tokens import Principal, Role, may_read_class, may_read_student
+from infrastructure.auth.policy import Principal, Role, may_read_class, may_read_student
 from infrastructure.compliance.access_log import AccessEntry
 from infrastructure.event_store.application import UnknownStudentError, WriteContentionError
 from infrastructure.event_store.keys import StudentErasedError

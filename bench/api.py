@@ -42,7 +42,8 @@ from bench.common import (
     postgres_server,
     write_result,
 )
-from infrastructure.auth.tokens import Role, mint_token
+from infrastructure.auth.policy import Role
+from infrastructure.auth.tokens import mint_token
 from infrastructure.bootstrap import build
 from infrastructure.migrate import upgrade
 from infrastructure.settings import Settings

@@ -68,7 +68,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs omit 
 )
 
 from bench.common import machine, write_result
-from infrastructure.auth.tokens import Role, mint_token
+from infrastructure.auth.policy import Role
+from infrastructure.auth.tokens import mint_token
 from infrastructure.embedded.servers import EmbeddedServers
 
 TENANT = "chaos"

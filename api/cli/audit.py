@@ -20,12 +20,9 @@ from api.cli.common import (
     new_folder,
 )
 from domain.identifiers import check_identifier, check_tenant
-from infrastructure.compliance.exports import (
-    ExportError,
-    export_subject,
-    export_tenant,
-    verify_export,
-)
+from infrastructure.compliance.export_verify import verify_export
+from infrastructure.compliance.exports import export_subject, export_tenant
+from infrastructure.compliance.hash_chain import ExportError
 
 app = typer.Typer(help="Compliance exports: audit exports, subject exports, verification.")
 
@@ -74,15 +71,19 @@ def export(
         raise fail(f"--from {from_} is after --to {to}", EXIT_USAGE)
     start, end = from_ or date.min, to or date.max
     with container(redis=True) as built:
+        mapper, database_url = built.application.mapper, built.settings.require_database_url()
         try:
             if student is not None:
-                summary = export_subject(built, tenant, student, out, fmt.value)
+                summary = export_subject(
+                    mapper, built.view, database_url, tenant, student, out, fmt.value
+                )
             else:
                 columns = (SpinnerColumn(), TextColumn("exporting: {task.completed} events read"))
                 with Progress(*columns, console=console, transient=True) as progress:
                     task = progress.add_task("export")
                     summary = export_tenant(
-                        built,
+                        mapper,
+                        database_url,
                         tenant,
                         start,
                         end,

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from api.cli.common import check_api, console, container, reported_errors
-from infrastructure.auth.tokens import Role, mint_token
+from infrastructure.auth.policy import Role
+from infrastructure.auth.tokens import mint_token
 from infrastructure.ingest.backfill import backfill_file
 from infrastructure.local_secrets import with_demo_secrets
 from infrastructure.settings import Settings

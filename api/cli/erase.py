@@ -24,7 +24,15 @@ def erase(
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     with container(redis=True) as built:
-        erasure = erase_student(built, tenant, student, requested_by=requested_by, reason=reason)
+        erasure = erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            tenant,
+            student,
+            requested_by=requested_by,
+            reason=reason,
+        )
     if erasure.erased_now:
         console.print(
             f"erased {tenant}/{student}: {erasure.events_kept} event(s) stay in the log, "

@@ -17,7 +17,8 @@ def apply(
 ) -> None:
     """Erase students idle for MASTERY_RETENTION_DAYS and purge older access-log entries."""
     with container(redis=True) as built:
-        retention = plan(built)
+        database_url = built.settings.require_database_url()
+        retention = plan(built.application, database_url, built.settings.retention_days)
         verb = "would erase" if dry_run else "erasing"
         for student in retention.students:
             last = student.last_event_at.date().isoformat()
@@ -26,5 +27,5 @@ def apply(
         before = f"{retention.cutoff:%Y-%m-%d}"
         console.print(f"{verb} {retention.access_log_entries} access-log entries before {before}")
         if not dry_run:
-            erased = apply_retention(built, retention)
+            erased = apply_retention(built.application, built.view, database_url, retention)
             console.print(f"erased {erased} student(s)")

@@ -18,7 +18,8 @@ from api.cli.common import (
     readable_file,
     reported_errors,
 )
-from infrastructure.auth.tokens import InvalidTokenError, Role, mint_token
+from infrastructure.auth.policy import Role
+from infrastructure.auth.tokens import InvalidTokenError, mint_token
 from infrastructure.settings import Settings
 
 

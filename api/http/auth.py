@@ -1,11 +1,12 @@
-"""Bearer-token authentication of a request; the policy itself is infrastructure.auth.tokens."""
+"""Bearer-token authentication of a request; the policy itself is infrastructure.auth.policy."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
 from api.http.problems import unauthorized
-from infrastructure.auth.tokens import InvalidTokenError, Principal, TokenVerifier
+from infrastructure.auth.policy import Principal
+from infrastructure.auth.tokens import InvalidTokenError, TokenVerifier
 
 MAX_TOKEN_BYTES = 8192
 

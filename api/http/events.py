@@ -22,7 +22,7 @@ from api.http.guard import json_response, problem_for
 from api.http.models import IngestOut, OutcomeOut
 from api.http.problems import ProblemError, invalid
 from api.http.services import Services, services_of
-from infrastructure.auth.tokens import Principal, may_ingest
+from infrastructure.auth.policy import Principal, may_ingest
 from infrastructure.ingest.contract import FieldError, InvalidEvent, parse_json
 from infrastructure.ingest.service import IngestReport
 

@@ -29,7 +29,7 @@ from api.http.problems import ProblemError, field_errors, invalid, problem_respo
 from api.http.services import Services, services_of
 from domain.errors import StudentErasedError, UnknownStudentError
 from domain.identifiers import check_identifier
-from infrastructure.auth.tokens import Principal, Role, may_read_class, may_read_student
+from infrastructure.auth.policy import Principal, Role, may_read_class, may_read_student
 from infrastructure.compliance.access_log import AccessEntry
 from infrastructure.event_store.write_results import WriteContentionError
 from infrastructure.settings import ConfigurationError

@@ -25,7 +25,7 @@ from api.http.models import (
 )
 from api.http.problems import ProblemError
 from api.http.services import Services, services_of
-from infrastructure.auth.tokens import may_read_status
+from infrastructure.auth.policy import may_read_status
 from infrastructure.runtime.supervision import WorkerHealth, check
 from projections.view import PROJECTION_NAME
 

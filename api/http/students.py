@@ -30,7 +30,9 @@ from api.http.models import (
 )
 from api.http.problems import invalid
 from api.http.services import Services
-from infrastructure.auth.tokens import Role
+from infrastructure.auth.policy import Role
+from infrastructure.compliance.erasure import erase_student
+from infrastructure.compliance.exports import subject_document
 from infrastructure.ingest.contract import format_timestamp
 from projections.queries import MasteryRead
 from projections.view import StudentKey
@@ -176,19 +178,23 @@ def timeline(services: Services, key: StudentKey, _: NoQuery) -> TimelineOut:
 
 
 def export(services: Services, key: StudentKey, _: NoQuery) -> SubjectExportOut:
-    from infrastructure.compliance.exports import subject_document  # noqa: PLC0415
-
-    document = subject_document(services.container, key.tenant_id, key.student_id)
+    document = subject_document(
+        services.application.mapper,
+        services.view,
+        services.settings.require_database_url(),
+        key.tenant_id,
+        key.student_id,
+    )
     if not document["erased"] and not document["events"]:
         services.queries.mastery(key, services.queries.today())  # 404 for an unknown student
     return SubjectExportOut.model_validate(document)
 
 
 def erase(services: Services, key: StudentKey, _: NoQuery) -> ErasureOut:
-    from infrastructure.compliance.erasure import erase_student  # noqa: PLC0415
-
     erasure = erase_student(
-        services.container,
+        services.application,
+        services.view,
+        services.settings.require_database_url(),
         key.tenant_id,
         key.student_id,
         requested_by="api",

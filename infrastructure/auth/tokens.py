@@ -1,5 +1,5 @@
-"""API tokens (SPEC §7): verification with pinned algorithms, minting for local use, and the
-read policy of each role.
+"""API tokens (SPEC §7): verification with pinned algorithms, and minting for local use. What
+a verified principal may read is ``infrastructure.auth.policy``.
 
 A token is a JWT with ``sub``, ``role``, ``tenant``, ``exp`` (required) and optional
 ``students`` / ``classes`` lists. Which algorithms are accepted follows from the configured
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -24,33 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from domain.identifiers import check_identifier, check_tenant
+from infrastructure.auth.policy import ROLES, Principal, Role
 from infrastructure.settings import ConfigurationError, Settings
 
 MAX_LIST_CLAIM = 10_000
 VERIFIED_CACHE_SIZE = 10_000
 NUMERIC_DATES = ("exp", "iat", "nbf")
 MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
-
-
-class Role(StrEnum):
-    STUDENT = "student"
-    TEACHER = "teacher"
-    ADMIN = "admin"
-    SERVICE = "service"
-
-
-ROLES = frozenset(role.value for role in Role)
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is asking, as the verified token says."""
-
-    subject: str
-    role: Role
-    tenant_id: str
-    students: frozenset[str] = frozenset()
-    classes: frozenset[str] = frozenset()
 
 
 class InvalidTokenError(Exception):
@@ -214,41 +193,3 @@ def mint_token(
         claims["aud"] = audience
     principal_from_claims(claims)
     return jwt.encode(claims, key, algorithm=algorithm)
-
-
-# --- the read policy ------------------------------------------------------------------------
-
-
-def may_read_student(
-    principal: Principal, student_id: str, rostered: Callable[[str], bool]
-) -> bool:
-    """Whether ``principal`` may read a student of its own tenant.
-
-    ``rostered(class_id)`` answers whether the student is on that class's roster; it is asked
-    only for a teacher's classes, and only when the ``students`` claim does not already decide.
-    """
-    match principal.role:
-        case Role.ADMIN:
-            return True
-        case Role.STUDENT:
-            return principal.subject == student_id
-        case Role.TEACHER:
-            if student_id in principal.students:
-                return True
-            return any(rostered(class_id) for class_id in sorted(principal.classes))
-        case _:
-            return False
-
-
-def may_read_class(principal: Principal, class_id: str) -> bool:
-    if principal.role is Role.ADMIN:
-        return True
-    return principal.role is Role.TEACHER and class_id in principal.classes
-
-
-def may_ingest(principal: Principal) -> bool:
-    return principal.role is Role.SERVICE
-
-
-def may_read_status(principal: Principal) -> bool:
-    return principal.role is Role.ADMIN

@@ -6,6 +6,9 @@ comes first). While PostgreSQL is unavailable the writer keeps the entries (up t
 ``max_pending``) and retries with a capped backoff (it is a supervised worker: no failure ends
 it), so reads keep working. ``close`` flushes everything still queued: a clean shutdown loses
 nothing.
+
+The reads and the purge that exports and retention make on the table are at the bottom, so
+every statement on ``access_log`` is in this module.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Generator
 from dataclasses import astuple, dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -40,6 +45,7 @@ INSERT = (
     f"INSERT INTO access_log ({COLUMNS}) SELECT {COLUMNS} FROM access_log_stage"  # noqa: S608 - fixed names
     " ON CONFLICT (entry_id) DO NOTHING"
 )
+MIDNIGHT = datetime.min.time()
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +215,45 @@ class AccessLog:
         while len(self._pending) > self._max_pending:
             self._pending.popleft()
             self.dropped += 1
+
+
+# --- reading and purging (exports, retention) ---------------------------------------------------
+
+
+def entries(
+    conn: psycopg.Connection[Any],
+    columns: tuple[str, ...],
+    tenant_id: str,
+    student_id: str | None,
+    start: date | None,
+    end: date | None,
+    page: int,
+) -> Generator[dict[str, Any], None, None]:
+    """The tenant's entries (one student's, when named) dated in [start, end], in the order
+    they were written, as ``columns`` → value; fetched ``page`` rows at a time."""
+    clauses, params = ["tenant_id = %s"], [tenant_id]
+    if student_id is not None:
+        clauses.append("student_id = %s")
+        params.append(student_id)
+    if start is not None and start > date.min:
+        clauses.append("at >= %s")
+        params.append(datetime.combine(start, MIDNIGHT, tzinfo=UTC))  # type: ignore[arg-type]
+    if end is not None and end < date.max:
+        clauses.append("at < %s")
+        params.append(datetime.combine(end + timedelta(days=1), MIDNIGHT, tzinfo=UTC))  # type: ignore[arg-type]
+    names, where = ", ".join(columns), " AND ".join(clauses)
+    query = f"SELECT {names} FROM access_log WHERE {where} ORDER BY id"  # noqa: S608 - fixed names
+    with conn.cursor(name="audit_access") as cursor:
+        cursor.itersize = page
+        cursor.execute(query, params)
+        for row in cursor:
+            yield dict(zip(columns, row, strict=True))
+
+
+def count_before(conn: psycopg.Connection[Any], cutoff: datetime) -> int:
+    row = conn.execute("SELECT count(*) FROM access_log WHERE at < %s", (cutoff,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def purge_before(conn: psycopg.Connection[Any], cutoff: datetime) -> None:
+    conn.execute("DELETE FROM access_log WHERE at < %s", (cutoff,))

@@ -23,11 +23,11 @@ import psycopg
 
 from domain.errors import StudentErasedError, UnknownStudentError
 from domain.student_mastery import student_aggregate_id
-from infrastructure.bootstrap import Container
-from infrastructure.event_store.cipher_mapper import MARKER
+from infrastructure.event_store import tables
+from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.keys import ERASURE_CHANNEL
 from infrastructure.settings import ConfigurationError
-from projections.view import StudentKey
+from projections.view import MasteryView, StudentKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +39,29 @@ class Erasure:
 
 
 def erase_student(
-    container: Container, tenant_id: str, student_id: str, *, requested_by: str, reason: str
+    application: MasteryApplication,
+    view: MasteryView,
+    database_url: str,
+    tenant_id: str,
+    student_id: str,
+    *,
+    requested_by: str,
+    reason: str,
 ) -> Erasure:
-    keyring = container.application.keyring
+    """Erase the student: ``application`` holds the key ring and reads the student's classes,
+    ``view`` holds the read models to seal and drop, ``database_url`` the event store."""
+    keyring = application.keyring
     if keyring is None:
         raise ConfigurationError("erasure needs MASTERY_MASTER_KEY (per-student encryption)")
     originator = student_aggregate_id(tenant_id, student_id)
-    classes = _classes_while_readable(container, tenant_id, student_id)
-    with psycopg.connect(container.settings.require_database_url()) as conn:
-        events = _count_events(conn, originator)
+    classes = _classes_while_readable(application, tenant_id, student_id)
+    with psycopg.connect(database_url) as conn:
+        events = tables.count_events(conn, originator)
         if classes is None and events == 0:
             raise UnknownStudentError(tenant_id, student_id)
         erased_now = keyring.destroy(conn, originator, tenant_id)
-        conn.execute(
-            "UPDATE mastery_events SET state = %s || %s::bytea "
-            "WHERE originator_id = %s AND substring(state from 1 for %s) <> %s",
-            (MARKER, os.urandom(28), originator, len(MARKER), MARKER),
-        )
-        conn.execute("DELETE FROM mastery_snapshots WHERE originator_id = %s", (originator,))
+        tables.seal_plaintext_events(conn, originator, os.urandom(28))
+        tables.delete_snapshots(conn, originator)
         if erased_now:
             conn.execute(
                 "INSERT INTO erasures (tenant_id, originator_id, requested_by, reason) "
@@ -64,22 +69,15 @@ def erase_student(
                 (tenant_id, originator, requested_by, reason),
             )
         conn.execute("SELECT pg_notify(%s, %s)", (ERASURE_CHANNEL, str(originator)))
-    container.view.erase_student(StudentKey(tenant_id, student_id), classes or [])
+    view.erase_student(StudentKey(tenant_id, student_id), classes or [])
     return Erasure(tenant_id, student_id, erased_now, events)
 
 
 def _classes_while_readable(
-    container: Container, tenant_id: str, student_id: str
+    application: MasteryApplication, tenant_id: str, student_id: str
 ) -> list[str] | None:
     """The student's classes (for roster removal); None if there is nothing readable."""
     try:
-        return list(container.application.student(tenant_id, student_id).class_ids)
+        return list(application.student(tenant_id, student_id).class_ids)
     except (UnknownStudentError, StudentErasedError):
         return None
-
-
-def _count_events(conn: psycopg.Connection[tuple[int]], originator: object) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM mastery_events WHERE originator_id = %s", (originator,)
-    ).fetchone()
-    return int(row[0]) if row else 0

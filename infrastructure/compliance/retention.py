@@ -10,8 +10,11 @@ import psycopg
 
 from domain.errors import StudentErasedError
 from domain.student_mastery import StudentMastery
-from infrastructure.bootstrap import Container
+from infrastructure.compliance import access_log
 from infrastructure.compliance.erasure import erase_student
+from infrastructure.event_store import tables
+from infrastructure.event_store.application import MasteryApplication
+from projections.view import MasteryView
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,46 +31,51 @@ class RetentionPlan:
     access_log_entries: int
 
 
-def plan(container: Container, now: datetime | None = None) -> RetentionPlan:
-    days = container.settings.retention_days
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
-    if days <= 0:
+def plan(
+    application: MasteryApplication,
+    database_url: str,
+    retention_days: int,
+    now: datetime | None = None,
+) -> RetentionPlan:
+    """Who and what ``retention_days`` (``MASTERY_RETENTION_DAYS``; 0 or less keeps everything)
+    lets go as of ``now``; ``application`` loads each student to find their last activity."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    if retention_days <= 0:
         return RetentionPlan(cutoff, [], 0)
-    url = container.settings.require_database_url()
-    with psycopg.connect(url) as conn:
-        originators = [
-            row[0]
-            for row in conn.execute(
-                "SELECT DISTINCT i.originator_id FROM mastery_event_ids i "
-                "LEFT JOIN student_keys k USING (originator_id) WHERE k.erased_at IS NULL "
-                "ORDER BY 1"
-            ).fetchall()
-        ]
-        purge = conn.execute("SELECT count(*) FROM access_log WHERE at < %s", (cutoff,)).fetchone()
+    with psycopg.connect(database_url) as conn:
+        originators = tables.unerased_originators(conn)
+        purge = access_log.count_before(conn, cutoff)
     idle = []
     for originator in originators:
         try:
-            aggregate: StudentMastery = container.application.repository.get(originator)
+            aggregate: StudentMastery = application.repository.get(originator)
         except StudentErasedError:
             continue
         last = aggregate.ledger.last_event_at
         if last is not None and last < cutoff:
             idle.append(IdleStudent(aggregate.tenant_id, aggregate.student_id, last))
-    return RetentionPlan(cutoff, idle, int(purge[0]) if purge else 0)
+    return RetentionPlan(cutoff, idle, purge)
 
 
-def apply(container: Container, retention: RetentionPlan) -> int:
+def apply(
+    application: MasteryApplication,
+    view: MasteryView,
+    database_url: str,
+    retention: RetentionPlan,
+) -> int:
     """Erase the plan's students and purge its access-log entries; returns students erased."""
     erased = 0
     for student in retention.students:
         erasure = erase_student(
-            container,
+            application,
+            view,
+            database_url,
             student.tenant_id,
             student.student_id,
             requested_by="retention",
             reason=f"no activity since {student.last_event_at.date().isoformat()}",
         )
         erased += erasure.erased_now
-    with psycopg.connect(container.settings.require_database_url()) as conn:
-        conn.execute("DELETE FROM access_log WHERE at < %s", (retention.cutoff,))
+    with psycopg.connect(database_url) as conn:
+        access_log.purge_before(conn, retention.cutoff)
     return erased

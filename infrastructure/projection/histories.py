@@ -10,18 +10,8 @@ import psycopg
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.errors import StudentErasedError
+from infrastructure.event_store import tables
 from projections.mastery_projection import StudentHistory, histories_from
-
-SELECT_STUDENT_EVENTS = (
-    "SELECT originator_id, originator_version, topic, state, notification_id "
-    "FROM mastery_events WHERE originator_id = ANY(%s) AND notification_id <= %s "
-    "ORDER BY originator_id, originator_version"
-)
-SELECT_TOUCHED = (
-    "SELECT DISTINCT originator_id FROM mastery_events "
-    "WHERE notification_id > %s AND notification_id <= %s"
-)
-SELECT_TENANT_STUDENTS = "SELECT DISTINCT originator_id FROM mastery_event_ids WHERE tenant_id = %s"
 
 
 class StoredHistories:
@@ -35,14 +25,14 @@ class StoredHistories:
 
     def load(self, originators: Sequence[UUID], up_to: int) -> dict[UUID, StudentHistory]:
         """Whole histories of the given students, up to a notification id."""
-        return histories_from(list(self._stored_events(originators, up_to)))
+        return histories_from(list(self._decoded(originators, up_to)))
 
     def touched(self, after: int, up_to: int) -> list[UUID]:
         """Students with an event in the notification range ``(after, up_to]``."""
-        return sorted(row[0] for row in self._rows(SELECT_TOUCHED, (after, up_to)))
+        return tables.touched_students(self._connection(), after, up_to)
 
     def of_tenant(self, tenant_id: str) -> list[UUID]:
-        return sorted(row[0] for row in self._rows(SELECT_TENANT_STUDENTS, (tenant_id,)))
+        return tables.tenant_students(self._connection(), tenant_id)
 
     def decode(self, stored: StoredEvent) -> Any | None:
         """The domain event, or None for an erased student's (unreadable by design)."""
@@ -56,14 +46,14 @@ class StoredHistories:
             self._conn.close()
             self._conn = None
 
-    def _stored_events(self, originators: Sequence[UUID], up_to: int) -> Iterator[tuple[int, Any]]:
-        rows = self._rows(SELECT_STUDENT_EVENTS, (list(originators), up_to))
-        for originator_id, version, topic, state, notification_id in rows:
-            domain_event = self.decode(StoredEvent(originator_id, version, topic, bytes(state)))
+    def _decoded(self, originators: Sequence[UUID], up_to: int) -> Iterator[tuple[int, Any]]:
+        stored = tables.students_events_up_to(self._connection(), list(originators), up_to)
+        for position, event in stored:
+            domain_event = self.decode(event)
             if domain_event is not None:
-                yield notification_id, domain_event
+                yield position, domain_event
 
-    def _rows(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = psycopg.connect(self.database_url, autocommit=True)
-        return self._conn.execute(query, params).fetchall()
+        return self._conn

@@ -13,7 +13,8 @@ import pytest
 
 from infrastructure.bootstrap import build
 from infrastructure.compliance.erasure import erase_student
-from infrastructure.compliance.exports import export_subject, export_tenant, verify_export
+from infrastructure.compliance.export_verify import verify_export
+from infrastructure.compliance.exports import export_subject, export_tenant
 from infrastructure.compliance.retention import apply, plan
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.parallel import parallel_backfill
@@ -53,7 +54,14 @@ def test_a_100k_event_export_verifies_and_any_change_is_named(
     )
     out = tmp_path / "export"
     with build(secret_settings) as built:
-        summary = export_tenant(built, "audit", date(2026, 5, 1), date(2026, 5, 30), out)
+        summary = export_tenant(
+            built.application.mapper,
+            built.settings.require_database_url(),
+            "audit",
+            date(2026, 5, 1),
+            date(2026, 5, 30),
+            out,
+        )
     assert summary.files["events.jsonl"].records == 100_000
     assert summary.files["access_log.jsonl"].records == 2
     assert verify_export(out) == []
@@ -89,7 +97,15 @@ def test_csv_exports_verify_too(secret_settings: Settings, tmp_path: Path) -> No
         built.ingest.ingest(
             list(cohort_events(CohortShape(students=5, events=200, tenant_id="csv")))
         )
-        export_tenant(built, "csv", date(2000, 1, 1), date(2100, 1, 1), tmp_path / "c", "csv")
+        export_tenant(
+            built.application.mapper,
+            built.settings.require_database_url(),
+            "csv",
+            date(2000, 1, 1),
+            date(2100, 1, 1),
+            tmp_path / "c",
+            "csv",
+        )
     assert verify_export(tmp_path / "c") == []
     path = tmp_path / "c" / "events.csv"
     rows = path.read_bytes().splitlines(keepends=True)
@@ -107,14 +123,36 @@ def test_subject_export_holds_everything_and_says_when_erased(
     with build(secret_settings) as built:
         built.ingest.ingest(events)
         built.projector.catch_up()
-        summary = export_subject(built, "subj", "s00001", tmp_path / "s1")
+        summary = export_subject(
+            built.application.mapper,
+            built.view,
+            built.settings.require_database_url(),
+            "subj",
+            "s00001",
+            tmp_path / "s1",
+        )
         own = [e for e in events if e["student_id"] == "s00001"]
         assert summary.files["events.jsonl"].records == len(own)
         assert summary.files["mastery.jsonl"].records >= 2  # current + snapshots
         assert summary.files["access_log.jsonl"].records == 1
         assert verify_export(tmp_path / "s1") == []
-        erase_student(built, "subj", "s00001", requested_by="dpo", reason="subject request")
-        export_subject(built, "subj", "s00001", tmp_path / "gone")
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "subj",
+            "s00001",
+            requested_by="dpo",
+            reason="subject request",
+        )
+        export_subject(
+            built.application.mapper,
+            built.view,
+            built.settings.require_database_url(),
+            "subj",
+            "s00001",
+            tmp_path / "gone",
+        )
     manifest = json.loads((tmp_path / "gone" / "manifest.json").read_text())
     assert manifest["erased"] is True
     assert manifest["files"]["events.jsonl"]["records"] == 0
@@ -133,15 +171,24 @@ def test_retention_dry_run_and_apply_agree(secret_settings: Settings) -> None:
     with build(settings) as built:
         built.ingest.ingest([*cohort_events(recent), *cohort_events(stale)])
         built.projector.catch_up()
-        dry = plan(built)
+        dry = plan(
+            built.application, built.settings.require_database_url(), built.settings.retention_days
+        )
         assert sorted((s.tenant_id, s.student_id) for s in dry.students) == [
             ("ret-old", "s00000"),
             ("ret-old", "s00001"),
             ("ret-old", "s00002"),
         ]
         assert dry.access_log_entries == 2
-        assert apply(built, dry) == 3
-        assert plan(built).students == []
+        assert apply(built.application, built.view, built.settings.require_database_url(), dry) == 3
+        assert (
+            plan(
+                built.application,
+                built.settings.require_database_url(),
+                built.settings.retention_days,
+            ).students
+            == []
+        )
     with psycopg.connect(settings.require_database_url()) as conn:
         left = conn.execute("SELECT count(*) FROM access_log").fetchone()
         register = conn.execute(

@@ -17,14 +17,16 @@ import pytest
 
 from infrastructure.bootstrap import build
 from infrastructure.compliance.erasure import erase_student
-from infrastructure.compliance.exports import (
+from infrastructure.compliance.export_verify import Problem, verify_export
+from infrastructure.compliance.exports import export_subject, export_tenant
+from infrastructure.compliance.hash_chain import (
+    HASH_CHAIN_V1,
+    SEED,
     ExportError,
-    Problem,
-    export_subject,
-    export_tenant,
-    verify_export,
+    canonical,
+    header_digest,
+    link,
 )
-from infrastructure.compliance.hash_chain import HASH_CHAIN_V1, SEED, canonical, header_digest, link
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
@@ -45,16 +47,61 @@ def exports(full_settings: Settings, tmp_path: Path) -> dict[str, Path]:
             list(cohort_events(CohortShape(students=4, events=120, tenant_id="ver")))
         )
         built.projector.catch_up()
-        erase_student(built, "ver", "s00003", requested_by="dpo", reason="test")
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "ver",
+            "s00003",
+            requested_by="dpo",
+            reason="test",
+        )
         for name, fmt in (("audit", "jsonl"), ("audit_csv", "csv")):
-            export_tenant(built, "ver", date(2026, 10, 1), date(2026, 11, 30), folders[name], fmt)
-        export_subject(built, "ver", "s00001", folders["subject"])
-        export_subject(built, "ver", "s00003", folders["erased"])
+            export_tenant(
+                built.application.mapper,
+                built.settings.require_database_url(),
+                "ver",
+                date(2026, 10, 1),
+                date(2026, 11, 30),
+                folders[name],
+                fmt,
+            )
+        export_subject(
+            built.application.mapper,
+            built.view,
+            built.settings.require_database_url(),
+            "ver",
+            "s00001",
+            folders["subject"],
+        )
+        export_subject(
+            built.application.mapper,
+            built.view,
+            built.settings.require_database_url(),
+            "ver",
+            "s00003",
+            folders["erased"],
+        )
         built.ingest.ingest(
             list(cohort_events(CohortShape(students=1, events=5, tenant_id="ver2")))
         )
-        erase_student(built, "ver2", "s00000", requested_by="dpo", reason="test")
-        export_subject(built, "ver2", "s00000", folders["lone"])  # erased, nothing else held
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "ver2",
+            "s00000",
+            requested_by="dpo",
+            reason="test",
+        )
+        export_subject(
+            built.application.mapper,
+            built.view,
+            built.settings.require_database_url(),
+            "ver2",
+            "s00000",
+            folders["lone"],
+        )  # erased, nothing else held
     for folder in folders.values():
         assert verify_export(folder) == [], folder
     return folders

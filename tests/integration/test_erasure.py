@@ -86,7 +86,13 @@ def test_erasure_shreds_one_student_and_leaves_the_others(secret_settings: Setti
         positions_before = raw_states(secret_settings, "gdpr", "eve")
 
         erasure = erase_student(
-            built, "gdpr", "eve", requested_by="admin-1", reason="subject request"
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "gdpr",
+            "eve",
+            requested_by="admin-1",
+            reason="subject request",
         )
         assert erasure.erased_now and erasure.events_kept == 9
 
@@ -102,7 +108,15 @@ def test_erasure_shreds_one_student_and_leaves_the_others(secret_settings: Setti
         assert client.zscore(keys.tenant_roster("gdpr"), "eve") is None
         assert client.zscore(keys.class_roster("gdpr", "class-of-eve"), "eve") is None
 
-        again = erase_student(built, "gdpr", "eve", requested_by="admin-1", reason="again")
+        again = erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "gdpr",
+            "eve",
+            requested_by="admin-1",
+            reason="again",
+        )
         assert not again.erased_now
 
         report = built.ingest.ingest([event(99, "eve")])
@@ -130,7 +144,15 @@ def test_a_store_written_before_encryption_stays_readable_and_erasable(
     with build(secret) as built:
         built.ingest.ingest([event(n, "lee") for n in range(3, 6)])
         assert len(list(built.application.learning_events("gdpr", "lee"))) == 6  # mixed store
-        erase_student(built, "gdpr", "lee", requested_by="admin", reason="subject request")
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "gdpr",
+            "lee",
+            requested_by="admin",
+            reason="subject request",
+        )
         with pytest.raises(StudentErasedError):
             list(built.application.learning_events("gdpr", "lee"))
     assert not any(
@@ -159,7 +181,15 @@ def test_an_erased_student_gets_no_new_events_even_without_the_master_key(
 ) -> None:
     with build(secret_settings) as built:
         built.ingest.ingest([event(1, "una")])
-        erase_student(built, "gdpr", "una", requested_by="dpo", reason="subject request")
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "gdpr",
+            "una",
+            requested_by="dpo",
+            reason="subject request",
+        )
     with build(replace(secret_settings, master_key=None)) as keyless:
         outcome = keyless.ingest.ingest([event(2, "una")]).outcomes[0]
     assert (outcome.status.value, outcome.code) == ("rejected", "student_erased")

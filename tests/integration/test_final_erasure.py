@@ -71,7 +71,15 @@ def test_a_batch_read_before_the_erasure_writes_nothing_after_it(
 
         def erase_then_write(updates: Sequence[StudentUpdate], tracking: Tracking | None) -> None:
             if not erased and any(u.key.student_id == VERA for u in updates):
-                erase_student(built, TENANT, VERA, requested_by="test", reason="race")
+                erase_student(
+                    built.application,
+                    built.view,
+                    built.settings.require_database_url(),
+                    TENANT,
+                    VERA,
+                    requested_by="test",
+                    reason="race",
+                )
                 erased.append(True)
             write(updates, tracking)
 
@@ -100,7 +108,15 @@ def test_a_roster_write_queued_before_the_erasure_cannot_re_add_the_student(
         built.view.apply = keep  # type: ignore[method-assign]
         built.projector.catch_up()
         built.view.apply = write  # type: ignore[method-assign]
-        erase_student(built, TENANT, VERA, requested_by="test", reason="race")
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            TENANT,
+            VERA,
+            requested_by="test",
+            reason="race",
+        )
         write(history_update, None)  # a late projector repeating its last batch
         assert held_about(built, VERA) == []
 
@@ -111,7 +127,15 @@ def test_another_instance_with_a_warm_key_cache_is_told_at_once(
     with build(secret_settings) as eraser, build(secret_settings) as other:
         other.ingest.ingest([event(n, VERA) for n in range(3)])
         assert len(list(other.application.learning_events(TENANT, VERA))) == 3  # key cached
-        erase_student(eraser, TENANT, VERA, requested_by="test", reason="told")
+        erase_student(
+            eraser.application,
+            eraser.view,
+            eraser.settings.require_database_url(),
+            TENANT,
+            VERA,
+            requested_by="test",
+            reason="told",
+        )
         assert eventually(lambda: refuses_to_read(other, VERA), seconds=2.0)
         outcome = other.ingest.ingest([event(7, VERA)])
         assert [o.status.value for o in outcome.outcomes] == ["rejected"]
@@ -130,7 +154,15 @@ def test_a_key_ring_that_lost_its_listener_still_learns_of_an_erasure(
                 "WHERE datname = current_database() AND query LIKE 'LISTEN %'"
             ).fetchall()
         assert len(cut) == 1  # the listener of the ring that cached the key
-        erase_student(eraser, TENANT, VERA, requested_by="test", reason="told late")
+        erase_student(
+            eraser.application,
+            eraser.view,
+            eraser.settings.require_database_url(),
+            TENANT,
+            VERA,
+            requested_by="test",
+            reason="told late",
+        )
         assert eventually(lambda: refuses_to_read(other, VERA), seconds=3.0)
 
 
@@ -141,7 +173,15 @@ def test_a_rebuild_after_the_erasure_does_not_bring_the_student_back(
         other.ingest.ingest([event(n, s) for n in range(3) for s in (VERA, WILL)])
         other.projector.catch_up()
         assert len(list(other.application.learning_events(TENANT, VERA))) == 3  # key cached
-        erase_student(eraser, TENANT, VERA, requested_by="test", reason="rebuild")
+        erase_student(
+            eraser.application,
+            eraser.view,
+            eraser.settings.require_database_url(),
+            TENANT,
+            VERA,
+            requested_by="test",
+            reason="rebuild",
+        )
         other.projector.rebuild()  # at once: before or after it hears of the erasure
         assert held_about(other, VERA) == []
         other.projector.rebuild(tenant_id=TENANT)
@@ -181,7 +221,15 @@ def test_a_batch_decoded_before_the_erasure_and_histories_read_after_it_is_passe
         histories_for = built.projector._histories_for
 
         def erase_then_read(*args: Any) -> Any:
-            erase_student(built, TENANT, VERA, requested_by="test", reason="race")
+            erase_student(
+                built.application,
+                built.view,
+                built.settings.require_database_url(),
+                TENANT,
+                VERA,
+                requested_by="test",
+                reason="race",
+            )
             return histories_for(*args)
 
         built.projector._histories_for = erase_then_read  # type: ignore[method-assign]

@@ -140,7 +140,15 @@ def test_erased_students_are_skipped_not_broken(full_settings: Settings) -> None
     settings = replace(full_settings, master_key=MasterKey.generate())
     with build(settings) as built:
         built.ingest.ingest([e for events in EVENTS.values() for e in events])
-        erase_student(built, TENANT, "bob", requested_by="test", reason="test")
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            TENANT,
+            "bob",
+            requested_by="test",
+            reason="test",
+        )
     swap_notification_ids(settings, "bob", 2, 3)  # an erased student's log is nobody's concern
     code, report = store_check(settings)
     assert code == 0, report

@@ -185,7 +185,15 @@ def test_a_student_erased_between_the_check_and_the_write_costs_only_their_event
             fresh = check(self, *args)
             if not erased:
                 erased.append("v")
-                erase_student(built, TENANT, "v", requested_by="test", reason="race")
+                erase_student(
+                    built.application,
+                    built.view,
+                    built.settings.require_database_url(),
+                    TENANT,
+                    "v",
+                    requested_by="test",
+                    reason="race",
+                )
             return fresh
 
         monkeypatch.setattr(MasteryApplication, "_without_erased", erase_right_after_the_check)

@@ -15,7 +15,8 @@ import httpx
 import uvicorn
 
 from api.http.app import create_app
-from infrastructure.auth.tokens import Role, mint_token
+from infrastructure.auth.policy import Role
+from infrastructure.auth.tokens import mint_token
 from infrastructure.bootstrap import Container
 
 SECRET = "test-secret-0123456789-0123456789-abcdef"

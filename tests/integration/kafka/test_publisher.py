@@ -162,7 +162,15 @@ def test_an_erased_students_unpublished_events_are_passed_over(
     ]
     with build(settings) as built:
         built.ingest.ingest(events)
-        erase_student(built, "kerase", "vera", requested_by="test", reason="erasure")
+        erase_student(
+            built.application,
+            built.view,
+            built.settings.require_database_url(),
+            "kerase",
+            "vera",
+            requested_by="test",
+            reason="erasure",
+        )
     _published_until_head(settings)  # stuck for good on vera's events before the fix
 
     published = {m["student_id"] for m in read_topic(settings, settings.kafka_results_topic)}

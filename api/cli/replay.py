@@ -11,10 +11,10 @@ from rich.table import Table
 from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
 from domain.identifiers import check_identifier, check_tenant
 from domain.student_mastery import StudentMastery
+from domain.timestamps import format_timestamp
 from infrastructure.bootstrap import Container
 from infrastructure.event_store.application import Replay
 from infrastructure.event_store.keys import StudentErasedError
-from infrastructure.ingest.contract import format_timestamp
 from projections.compare import Difference, differences
 from projections.mastery_projection import StudentHistory, student_update
 from projections.view import StudentKey

@@ -30,8 +30,8 @@ from api.http.models import (
 )
 from api.http.problems import invalid
 from api.http.services import Services
+from domain.timestamps import format_timestamp
 from infrastructure.auth.tokens import Role
-from infrastructure.ingest.contract import format_timestamp
 from infrastructure.queries import MasteryRead
 from projections.view import StudentKey
 

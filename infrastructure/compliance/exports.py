@@ -35,6 +35,7 @@ __all__ = [
 import psycopg
 
 from domain.student_mastery import StudentMastery, student_aggregate_id
+from domain.timestamps import format_timestamp
 from infrastructure.bootstrap import Container
 from infrastructure.compliance.export_verify import Problem, verify_export
 from infrastructure.compliance.hash_chain import (
@@ -54,7 +55,6 @@ from infrastructure.compliance.hash_chain import (
 )
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.keys import StudentErasedError
-from infrastructure.ingest.contract import format_timestamp
 
 PAGE = 2_000
 

@@ -33,6 +33,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
+from domain.commands import ValidatedEvent
 from domain.mastery import Mastery, MasteryLedger, mastery_as_of, timeline
 from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
 from infrastructure.event_store.aggregate_cache import LendingCache, StudentLocks
@@ -45,7 +46,6 @@ from infrastructure.event_store.recorder import (
     RecordedEntry,
 )
 from infrastructure.event_store.transcoder import EventJSONTranscoder
-from infrastructure.ingest.contract import ValidatedEvent
 from infrastructure.settings import Settings, database_parts
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,13 @@ class ComponentScores:
         return value
 
     def to_document(self) -> dict[str, float]:
-        return {name: rounded(value) for name, value in self.unrounded().items()}
+        # ``rules.rounded`` written out: this runs for every score of every daily snapshot.
+        return {
+            "completion": round(self.completion, 3),
+            "quiz": round(self.quiz, 3),
+            "quality": round(self.quality, 3),
+            "consistency": round(self.consistency, 3),
+        }
 
     def unrounded(self) -> dict[str, float]:
         return {

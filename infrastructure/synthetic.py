@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from domain.timestamps import format_timestamp
+
 TOPICS = (
     "python.basics",
     "python.loops",
@@ -137,7 +139,7 @@ def _event(
     return {
         "event_id": f"{profile['id_prefix']}-{profile['student_id']}-{profile['counter']:06d}",
         "event_type": "mastery.calculation.requested",
-        "timestamp": moment.isoformat().replace("+00:00", "Z"),
+        "timestamp": format_timestamp(moment),
         "tenant_id": profile["tenant_id"],
         "student_id": profile["student_id"],
         "class_id": profile["class_id"],

@@ -12,8 +12,8 @@ from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
 from domain.errors import StudentErasedError
 from domain.identifiers import check_identifier, check_tenant
 from domain.student_mastery import StudentMastery
+from domain.timestamps import format_timestamp
 from infrastructure.bootstrap import Container
-from infrastructure.ingest.contract import format_timestamp
 from projections.compare import Difference, differences
 from projections.mastery_projection import StudentHistory, student_update
 from projections.student_events import Replay

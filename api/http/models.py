@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from domain.mastery import Mastery, Prediction
 from domain.student_mastery import StudentMastery
-from infrastructure.ingest.contract import format_timestamp
+from domain.timestamps import format_timestamp
 
 Level = Literal["beginner", "developing", "competent", "proficient", "expert"]
 MAX_WAIT_MS = 5000

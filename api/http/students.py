@@ -30,10 +30,10 @@ from api.http.models import (
 )
 from api.http.problems import invalid
 from api.http.services import Services
+from domain.timestamps import format_timestamp
 from infrastructure.auth.policy import Role
 from infrastructure.compliance.erasure import erase_student
 from infrastructure.compliance.exports import subject_document
-from infrastructure.ingest.contract import format_timestamp
 from projections.queries import MasteryRead
 from projections.view import StudentKey
 

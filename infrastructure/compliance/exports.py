@@ -28,6 +28,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.errors import StudentErasedError, UnknownStudentError
 from domain.student_mastery import StudentMastery, student_aggregate_id
+from domain.timestamps import format_timestamp
 from infrastructure.compliance import access_log
 from infrastructure.compliance.hash_chain import (
     ACCESS_COLUMNS,
@@ -38,7 +39,6 @@ from infrastructure.compliance.hash_chain import (
 )
 from infrastructure.compliance.manifest import ChainedWriter, ExportSummary, Header, write_manifest
 from infrastructure.event_store import tables
-from infrastructure.ingest.contract import format_timestamp
 from projections.view import MasteryView, StudentKey
 
 PAGE = 2_000

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from domain.timestamps import format_timestamp
 from infrastructure.compliance.hash_chain import (
     HASH_CHAIN,
     MANIFEST,
@@ -27,7 +28,6 @@ from infrastructure.compliance.hash_chain import (
     header_digest,
     link,
 )
-from infrastructure.ingest.contract import format_timestamp
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Recording
 
+from domain.commands import ValidatedEvent
 from domain.errors import StudentErasedError
 from domain.student_mastery import StudentMastery, student_aggregate_id
 from infrastructure.event_store.aggregate_cache import LendingCache, StudentLocks
@@ -31,7 +32,6 @@ from infrastructure.event_store.recorder import (
     RecordedEntry,
 )
 from infrastructure.event_store.write_results import Status, WriteContentionError, WriteResult
-from infrastructure.ingest.contract import ValidatedEvent
 
 log = logging.getLogger(__name__)
 

@@ -24,15 +24,16 @@ from pydantic import (
     model_validator,
 )
 
+from domain.commands import ValidatedEvent
 from domain.facts import DEFAULT_TOPIC, Component
 from domain.identifiers import IDENTIFIER_PATTERN, TENANT_PATTERN
+from domain.timestamps import format_timestamp
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
 MAX_METADATA_DEPTH = 16
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(hours=24)
-EVENT_TYPE = "mastery.calculation.requested"
 DEFAULT_TENANT = "default"
 
 Identifier = Annotated[str, StringConstraints(strict=True, pattern=IDENTIFIER_PATTERN)]
@@ -156,41 +157,6 @@ class InvalidEvent(ValueError):  # noqa: N818 - reads as a verdict: "invalid eve
         super().__init__("; ".join(f"{e.loc}: {e.msg}" if e.loc else e.msg for e in errors))
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatedEvent:
-    """A learning event that passed the contract, normalized. Satisfies ``LearningEventFields``."""
-
-    tenant_id: str
-    student_id: str
-    event_id: str
-    occurred_at: datetime
-    class_id: str | None
-    topic: str
-    component: str
-    data: dict[str, Any]
-    metadata: dict[str, Any] | None
-    content_hash: str
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.tenant_id, self.event_id)
-
-    def to_json_object(self) -> dict[str, Any]:
-        """The normalized event in the input contract's own shape."""
-        return {
-            "event_id": self.event_id,
-            "event_type": EVENT_TYPE,
-            "timestamp": format_timestamp(self.occurred_at),
-            "tenant_id": self.tenant_id,
-            "student_id": self.student_id,
-            "class_id": self.class_id,
-            "component": self.component,
-            "topic": self.topic,
-            "data": self.data,
-            "metadata": self.metadata,
-        }
-
-
 def parse_json(raw: bytes | str, max_bytes: int = MAX_EVENT_BYTES) -> Any:
     """Parse one JSON document strictly: size-capped, no NaN/Infinity, UTF-8."""
     if len(raw) > max_bytes:
@@ -282,10 +248,6 @@ def parse_timestamp(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("naive date-time")
     return parsed.astimezone(UTC)
-
-
-def format_timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -12,14 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from domain.commands import ValidatedEvent
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.write_results import Status
-from infrastructure.ingest.contract import (
-    FieldError,
-    InvalidEvent,
-    ValidatedEvent,
-    validate_event,
-)
+from infrastructure.ingest.contract import FieldError, InvalidEvent, validate_event
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import orjson
 
+from domain.timestamps import format_timestamp
 from infrastructure.ingest.contract import FieldError
 from infrastructure.kafka.inbound import InboundMessage
 from infrastructure.kafka.producing import OutgoingMessage
@@ -59,7 +60,7 @@ class DeadLetter:
 
     def record(self, now: datetime | None = None) -> bytes:
         origin = self.message.origin
-        moment = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+        moment = format_timestamp(now or datetime.now(UTC))
         return orjson.dumps(
             {
                 "dlq_id": self.dlq_id,

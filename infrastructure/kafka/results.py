@@ -20,6 +20,7 @@ from uuid import NAMESPACE_URL, uuid5
 import orjson
 
 from domain.mastery import LEVELS, LOWEST_LEVEL, Mastery
+from domain.timestamps import format_timestamp
 from infrastructure.kafka.producing import OutgoingMessage
 
 UPDATED = "mastery.updated"
@@ -43,7 +44,7 @@ def mastery_updated(
     body: dict[str, Any] = {
         "event_id": result_event_id(UPDATED, tenant_id, student_id, position),
         "event_type": UPDATED,
-        "timestamp": _iso(recorded_at),
+        "timestamp": format_timestamp(recorded_at),
         "tenant_id": tenant_id,
         "student_id": student_id,
         "mastery_score": document["mastery_score"],
@@ -71,7 +72,7 @@ def threshold_reached(
     body: dict[str, Any] = {
         "event_id": result_event_id(THRESHOLD_REACHED, tenant_id, student_id, position),
         "event_type": THRESHOLD_REACHED,
-        "timestamp": _iso(recorded_at),
+        "timestamp": format_timestamp(recorded_at),
         "tenant_id": tenant_id,
         "student_id": student_id,
         "from_level": from_level,
@@ -83,7 +84,3 @@ def threshold_reached(
         "position": position,
     }
     return OutgoingMessage(student_key(tenant_id, student_id), orjson.dumps(body))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

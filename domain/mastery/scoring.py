@@ -1,0 +1,88 @@
+"""The weighted score (SPEC §4): 0.4 completion + 0.3 quiz + 0.2 quality + 0.1 consistency.
+
+One rule, ``rules.WEIGHT_TENTHS``, computed two ways. ``EvidencePart`` scores exact ratios (the
+write path: a score is the exact value correctly rounded once). ``weighted_score`` scores floats
+already rounded (the read path: a stored mastery carried to a later date); it may differ from
+the exact score in the last bits, never by more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.facts import Component
+from domain.mastery.ratio import Ratio
+from domain.mastery.rules import WEIGHT_TENTHS, WEIGHTS, level_for
+from domain.mastery.values import ComponentCounts, ComponentScores, TopicMastery
+
+_EVIDENCE_COMPONENTS = (Component.COMPLETION, Component.QUIZ, Component.QUALITY)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidencePart:
+    """Completion, quiz and quality of a topic or student, with their exact weighted sum.
+
+    They change only when a fact is added, while consistency changes with the date; keeping
+    this part lets a mastery per date cost one exact addition instead of a dozen.
+    """
+
+    weighted_sum: Ratio
+    floats: tuple[float, float, float]
+    weighted_floats: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, completion: Ratio, quiz: Ratio, quality: Ratio) -> EvidencePart:
+        # Integer arithmetic over a common denominator. int / int is correctly rounded, as
+        # float(Fraction) is, so every float below is the exact value correctly rounded.
+        (cn, cd), (qn, qd), (ln, ld) = completion, quiz, quality
+        wc, wq, wl = (WEIGHT_TENTHS[c] for c in _EVIDENCE_COMPONENTS)
+        weighted_sum = (
+            wc * cn * qd * ld + wq * qn * cd * ld + wl * ln * cd * qd,
+            10 * cd * qd * ld,
+        )
+        return cls(
+            weighted_sum,
+            (cn / cd, qn / qd, ln / ld),
+            (wc * cn / (10 * cd), wq * qn / (10 * qd), wl * ln / (10 * ld)),
+        )
+
+    def score(self, consistency: Ratio) -> float:
+        """The weighted score, correctly rounded from its exact value (one int / int)."""
+        wn, wd = self.weighted_sum
+        cn, cd = consistency
+        weight = WEIGHT_TENTHS[Component.CONSISTENCY]
+        return (wn * 10 * cd + weight * cn * wd) / (wd * 10 * cd)
+
+    def scores(self, consistency: Ratio) -> ComponentScores:
+        return ComponentScores(*self.floats, consistency[0] / consistency[1])
+
+    def breakdown(self, consistency: Ratio) -> ComponentScores:
+        weight = WEIGHT_TENTHS[Component.CONSISTENCY]
+        weighted_consistency = weight * consistency[0] / (10 * consistency[1])
+        return ComponentScores(*self.weighted_floats, weighted_consistency)
+
+    def topic_mastery(self, consistency: Ratio, evidence: ComponentCounts) -> TopicMastery:
+        score = self.score(consistency)
+        return TopicMastery(
+            score=score,
+            level=level_for(score),
+            components=self.scores(consistency),
+            evidence=evidence,
+        )
+
+
+def weighted_score(components: ComponentScores) -> float:
+    """The weighted score of float components, summed in component order."""
+    return sum(WEIGHTS[c.value] * components.of(c) for c in Component)
+
+
+def weighted_parts(components: ComponentScores) -> ComponentScores:
+    """Each component times its weight: a mastery's ``breakdown``."""
+    return ComponentScores(*(WEIGHTS[c.value] * components.of(c) for c in Component))
+
+
+def scored_topic(components: ComponentScores, evidence: ComponentCounts) -> TopicMastery:
+    score = weighted_score(components)
+    return TopicMastery(
+        score=score, level=level_for(score), components=components, evidence=evidence
+    )

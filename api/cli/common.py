@@ -23,7 +23,7 @@ from rich.console import Console
 
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build, services
-from infrastructure.embedded.servers import EmbeddedServerError
+from infrastructure.embedded.server import EmbeddedServerError
 from infrastructure.event_store.application import UnknownStudentError
 from infrastructure.event_store.encrypted import holds_data_keys
 from infrastructure.event_store.keys import StudentErasedError

@@ -24,7 +24,7 @@ from rich.console import Console
 from domain.errors import StudentErasedError, UnknownStudentError
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build, with_servers
-from infrastructure.embedded.servers import EmbeddedServerError
+from infrastructure.embedded.server import EmbeddedServerError
 from infrastructure.event_store.encrypted import holds_data_keys
 from infrastructure.local_secrets import SECRETS_FILE, with_found_secrets
 from infrastructure.settings import ConfigurationError, Settings

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from infrastructure.embedded.servers import EmbeddedServerError, EmbeddedServers
+from infrastructure.embedded.server import EmbeddedServerError
+from infrastructure.embedded.servers import EmbeddedServers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import heapq
 import json
-import multiprocessing
 import os
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.ingest.backfill import BackfillSummary, backfill_file, default_rejects_path
 from infrastructure.ingest.contract import DEFAULT_TENANT
 from infrastructure.ingest.service import IngestService
+from infrastructure.runtime.process_pool import parent_gone, report_progress, run_parts
 from infrastructure.settings import Settings
 
 
@@ -47,10 +46,6 @@ def partition_of(item: object, count: int) -> int:
     return zlib.crc32(f"{tenant}/{student}".encode()) % count
 
 
-_progress: Any = None  # shared array of bytes read, one slot per worker (set in each worker)
-_parent: int | None = None
-
-
 def parallel_backfill(
     settings: Settings,
     path: Path,
@@ -62,22 +57,13 @@ def parallel_backfill(
     """Backfill ``path`` with ``workers`` processes; the summary covers the whole file."""
     final = rejects_path or default_rejects_path(path)
     parts = [final.with_name(f"{final.name}.part{index}") for index in range(workers)]
-    context = multiprocessing.get_context("spawn")
-    progress = context.Array("q", workers)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(progress, os.getpid()),
-    ) as pool:
-        futures = [
-            pool.submit(_run_partition, settings, path, parts[index], Partition(index, workers))
+    results = run_parts(
+        [
+            partial(_run_partition, settings, path, parts[index], Partition(index, workers))
             for index in range(workers)
-        ]
-        while not all(future.done() for future in futures):
-            on_progress(min(int(done) for done in progress[:]))
-            wait(futures, timeout=0.2, return_when=ALL_COMPLETED)
-        results = [future.result() for future in futures]
+        ],
+        on_progress=lambda done: on_progress(min(done)),
+    )
     summary = BackfillSummary(path, final)
     for counts, position in results:
         summary.counts.update(counts)
@@ -87,19 +73,13 @@ def parallel_backfill(
     return summary
 
 
-def _init_worker(progress: Any, parent: int) -> None:
-    global _progress, _parent
-    _progress, _parent = progress, parent
-
-
 def _run_partition(
     settings: Settings, path: Path, rejects: Path, partition: Partition
 ) -> tuple[Counter[str], int | None]:
     def report(done: int) -> None:
-        if _parent is not None and os.getppid() != _parent:
+        if parent_gone():
             os._exit(1)  # the backfill was killed: stop writing
-        if _progress is not None:
-            _progress[partition.index] = done
+        report_progress(done)
 
     with opened_application(settings) as application:
         ingest = IngestService(application, batch_size=settings.ingest_batch_size)

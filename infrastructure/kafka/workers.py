@@ -8,12 +8,12 @@ process never shares a connection pool or an aggregate cache with another.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import structlog
 
@@ -21,6 +21,8 @@ from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.ingest.service import IngestService
 from infrastructure.kafka.consumer import IngestWorker
 from infrastructure.kafka.publisher import ResultsPublisher
+from infrastructure.runtime.logging import configure_logging
+from infrastructure.runtime.process_pool import parent_gone, start_child
 from infrastructure.runtime.signals import stop_on_signals
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
@@ -66,13 +68,10 @@ def run_consumers(
     """``processes`` group members (default ``MASTERY_KAFKA_CONSUMER_WORKERS``): this process
     and ``processes - 1`` spawned children, which stop with it (SIGTERM, or its death)."""
     count = processes or settings.kafka_consumer_workers
-    context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_child_consumer, args=(settings, os.getpid()), name=f"consumer-{i}")
+        start_child(partial(_child_consumer, settings), name=f"consumer-{i}")
         for i in range(1, count)
     ]
-    for child in children:
-        child.start()
     try:
         run_consumer(settings, stop, registry)
     finally:
@@ -130,15 +129,13 @@ def run_workers(
         raise failures[0]
 
 
-def _child_consumer(settings: Settings, parent: int) -> None:
-    from infrastructure.runtime.logging import configure_logging  # noqa: PLC0415 - in the child
-
+def _child_consumer(settings: Settings) -> None:
     configure_logging()
     stop = stop_on_signals(interrupt=False)  # the parent relays Ctrl-C as SIGTERM
 
     def watch_parent() -> None:
         while not stop.wait(1.0):
-            if os.getppid() != parent:
+            if parent_gone():
                 # The parent died without leaving the group, so the group waits out its session
                 # timeout anyway: leaving gracefully would gain nothing, and a LeaveGroup in
                 # the middle of a rebalance wedges tansu's group (docs/kafka.md). Die as the

@@ -7,10 +7,8 @@ students are dealt out to processes, which never share a student.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
@@ -21,6 +19,7 @@ from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.projection.histories import StoredHistories
 from infrastructure.redis_views.connect import mastery_view, redis_client
 from infrastructure.runtime import gc_pacing
+from infrastructure.runtime.process_pool import report_progress, run_parts
 from infrastructure.settings import Settings
 from projections.mastery_projection import student_update
 from projections.view import PROJECTION_NAME, MasteryView, StudentKey
@@ -88,9 +87,6 @@ class Rebuilder:
             on_progress(done)
 
 
-_progress: Any = None  # per worker process: slots of students done, one per worker
-
-
 def _parallel_bulk(
     settings: Settings,
     originators: Sequence[UUID],
@@ -98,41 +94,22 @@ def _parallel_bulk(
     workers: int,
     on_progress: Progress,
 ) -> None:
-    context = multiprocessing.get_context("spawn")
-    progress = context.Array("q", workers)
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(progress,)
-    ) as pool:
-        futures = [
-            pool.submit(_bulk_part, settings, list(originators[index::workers]), head, index)
-            for index in range(workers)
-        ]
-        while not all(future.done() for future in futures):
-            on_progress(sum(int(done) for done in progress[:]))
-            wait(futures, timeout=0.2, return_when=ALL_COMPLETED)
-        for future in futures:
-            future.result()
+    parts = [
+        partial(_bulk_part, settings, list(originators[index::workers]), head)
+        for index in range(workers)
+    ]
+    run_parts(parts, on_progress=lambda done: on_progress(sum(done)))
     on_progress(len(originators))
 
 
-def _init_worker(progress: Any) -> None:
-    global _progress  # noqa: PLW0603 - per-process worker state
-    _progress = progress
-
-
-def _bulk_part(settings: Settings, originators: list[UUID], head: int, index: int) -> None:
+def _bulk_part(settings: Settings, originators: list[UUID], head: int) -> None:
     """One worker process's share: it opens its own event store, Redis and connection."""
-
-    def report(done: int) -> None:
-        if _progress is not None:
-            _progress[index] = done
-
     client = redis_client(settings)
     with opened_application(settings) as application:
         histories = StoredHistories(settings.require_database_url(), application.mapper)
         try:
             rebuilder = Rebuilder(application, mastery_view(client, settings), histories)
-            rebuilder.bulk(originators, head, report)
+            rebuilder.bulk(originators, head, report_progress)
         finally:
             histories.close()
             client.close()

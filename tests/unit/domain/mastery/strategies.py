@@ -9,14 +9,12 @@ from hypothesis import strategies as st
 
 from domain.facts import (
     ActivityEvidence,
-    CompletionEvidence,
-    Difficulty,
     Evidence,
     LearningFact,
     QualityEvidence,
-    QuizEvidence,
 )
 from domain.mastery import ComponentScores
+from tests.unit.domain.test_mastery import completion_evidence, quiz_evidence
 
 DAY_1 = date(2026, 1, 1)
 
@@ -36,22 +34,9 @@ unit_floats = st.one_of(
 component_scores = st.builds(ComponentScores, unit_floats, unit_floats, unit_floats, unit_floats)
 
 
-@st.composite
-def _completion(draw: st.DrawFn) -> CompletionEvidence:
-    total = draw(st.integers(1, 30))
-    difficulty: Difficulty = draw(st.sampled_from(["beginner", "intermediate", "advanced"]))
-    return CompletionEvidence(total, draw(st.integers(0, total)), difficulty)
-
-
-@st.composite
-def _quiz(draw: st.DrawFn) -> QuizEvidence:
-    total = draw(st.integers(1, 30))
-    return QuizEvidence(total, draw(st.integers(0, total)), draw(st.integers(1, 12)))
-
-
 evidences: st.SearchStrategy[Evidence] = st.one_of(
-    _completion(),
-    _quiz(),
+    completion_evidence(),
+    quiz_evidence(),
     st.builds(QualityEvidence, unit_floats, unit_floats, unit_floats),
     st.builds(ActivityEvidence, st.none()),
 )

@@ -2,8 +2,9 @@
 
 One rule, ``rules.WEIGHT_TENTHS``, computed two ways. ``EvidencePart`` scores exact ratios (the
 write path: a score is the exact value correctly rounded once). ``weighted_score`` scores floats
-already rounded (the read path: a stored mastery carried to a later date); it may differ from
-the exact score in the last bits, never by more.
+already rounded (the read path: a stored mastery carried to a later date), also rounding their
+exact weighted sum once; it may differ from the exact score in the last bits only where the
+components themselves were rounded.
 """
 
 from __future__ import annotations
@@ -72,8 +73,14 @@ class EvidencePart:
 
 
 def weighted_score(components: ComponentScores) -> float:
-    """The weighted score of float components, summed in component order."""
-    return sum(WEIGHTS[c.value] * components.of(c) for c in Component)
+    """The weighted score of float components: the exact weighted sum of the floats' own
+    values, correctly rounded once, as the exact path rounds its score. A float sum would
+    round four times: 0.4 + 0.3 + 0.1 + 0.1 gives 0.8999999999999999, and a mastery exactly
+    on a level's threshold would read back one level lower than it was written."""
+    terms = [(WEIGHT_TENTHS[c], components.of(c).as_integer_ratio()) for c in Component]
+    denominator = max(d for _, (_, d) in terms)  # powers of two: each divides the largest
+    numerator = sum(tenths * n * (denominator // d) for tenths, (n, d) in terms)
+    return numerator / (10 * denominator)  # int / int is correctly rounded
 
 
 def weighted_parts(components: ComponentScores) -> ComponentScores:

@@ -2,8 +2,9 @@
 
 One rule, ``rules.WEIGHT_TENTHS``, computed two ways. ``EvidencePart`` scores exact ratios (the
 write path: a score is the exact value correctly rounded once). ``weighted_score`` scores floats
-already rounded (the read path: a stored mastery carried to a later date); it may differ from
-the exact score in the last bits, never by more.
+already rounded (the read path: a stored mastery carried to a later date), also rounding their
+exact weighted sum once; it may differ from the exact score in the last bits only where the
+components themselves were rounded.
 """
 
 from __future__ import annotations
@@ -71,14 +72,37 @@ class EvidencePart:
         )
 
 
+# The weight table unpacked in component order, for the read path every API request takes.
+_TENTHS = tuple(WEIGHT_TENTHS[c] for c in Component)
+_WEIGHTS = tuple(WEIGHTS[c.value] for c in Component)
+
+
 def weighted_score(components: ComponentScores) -> float:
-    """The weighted score of float components, summed in component order."""
-    return sum(WEIGHTS[c.value] * components.of(c) for c in Component)
+    """The weighted score of float components: the exact weighted sum of the floats' own
+    values, correctly rounded once, as the exact path rounds its score. A float sum would
+    round four times: 0.4 + 0.3 + 0.1 + 0.1 gives 0.8999999999999999, and a mastery exactly
+    on a level's threshold would read back one level lower than it was written."""
+    tc, tq, tl, tk = _TENTHS
+    c, cd = components.completion.as_integer_ratio()
+    q, qd = components.quiz.as_integer_ratio()
+    quality, ld = components.quality.as_integer_ratio()
+    k, kd = components.consistency.as_integer_ratio()
+    d = max(cd, qd, ld, kd)  # powers of two: each divides the largest
+    numerator = (
+        tc * c * (d // cd) + tq * q * (d // qd) + tl * quality * (d // ld) + tk * k * (d // kd)
+    )
+    return numerator / (10 * d)  # int / int is correctly rounded
 
 
 def weighted_parts(components: ComponentScores) -> ComponentScores:
     """Each component times its weight: a mastery's ``breakdown``."""
-    return ComponentScores(*(WEIGHTS[c.value] * components.of(c) for c in Component))
+    wc, wq, wl, wk = _WEIGHTS
+    return ComponentScores(
+        wc * components.completion,
+        wq * components.quiz,
+        wl * components.quality,
+        wk * components.consistency,
+    )
 
 
 def scored_topic(components: ComponentScores, evidence: ComponentCounts) -> TopicMastery:

@@ -413,3 +413,38 @@ def test_openapi_document_is_valid(api: Api) -> None:
     validate(document)
     assert document["openapi"].startswith("3.")
     assert "/v1/students/{id}/mastery" in document["paths"]
+
+
+def test_a_mastery_exactly_on_a_level_threshold_is_read_at_that_level(
+    api: Api, tenant: str
+) -> None:
+    # 0.4 x 1 + 0.3 x 1 + 0.2 x 0.5 + 0.1 x 1 = 0.9 exactly: "expert". Summed in floats, the
+    # read path made it 0.8999999999999999 and answered "proficient".
+    moment = days_ago(2)
+    quality = {"avg_code_quality": 0.5, "correctness": 0.5, "efficiency": 0.5}
+    position = ingest(
+        api,
+        tenant,
+        [
+            event(
+                "t-c",
+                "edge",
+                tenant,
+                component="completion",
+                day=moment,
+                data={"total_exercises": 10, "completed_exercises": 10},
+            ),
+            event(
+                "t-q", "edge", tenant, day=moment, data={"total_questions": 4, "correct_answers": 4}
+            ),
+            event("t-l", "edge", tenant, component="quality", day=moment, data=quality),
+        ],
+    )
+    wait_projected(api, position)
+
+    read = api.as_("admin", "ops", tenant).get(
+        "/v1/students/edge/mastery", params={"as_of": moment.date().isoformat()}
+    )
+
+    assert read.status_code == 200, read.text
+    assert (read.json()["mastery_score"], read.json()["level"]) == (0.9, "expert")

@@ -174,11 +174,6 @@ def test_a_document_with_no_exact_part_is_a_key_error() -> None:
         mastery_from_document(document)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the float read path sums 0.4 + 0.3 + 0.1 + 0.1 to 0.8999999999999999, so a "
-    "mastery exactly on a level boundary reads back one level lower (behaviour kept as is)",
-)
 def test_a_mastery_exactly_on_a_level_boundary_keeps_its_level_when_read_back() -> None:
     facts = [
         LearningFact("c", at(0), "general", CompletionEvidence(10, 10)),

@@ -14,8 +14,8 @@ from domain.mastery.rules import WEIGHT_TENTHS, level_for
 from domain.mastery.scoring import EvidencePart, scored_topic, weighted_parts, weighted_score
 from tests.unit.domain.mastery.strategies import component_scores
 
-# The float path as it was written before the weights were defined once (literal weights).
-# Kept here only, to show that deriving the weights from WEIGHT_TENTHS changed no bit.
+# The float path as it was written before the weights were defined once (literal weights):
+# the breakdown still is exactly this; the score no longer sums in floats (see below).
 _LITERAL_WEIGHTS = {"completion": 0.40, "quiz": 0.30, "quality": 0.20, "consistency": 0.10}
 
 
@@ -45,23 +45,37 @@ def test_the_float_weights_are_the_tenths_as_floats_in_component_order() -> None
     assert sum(WEIGHT_TENTHS.values()) == 10
 
 
+def _exact_of_floats(components: ComponentScores) -> Fraction:
+    return sum(
+        (Fraction(WEIGHT_TENTHS[c], 10) * Fraction(components.of(c)) for c in Component),
+        Fraction(0),
+    )
+
+
 @settings(max_examples=500)
 @given(component_scores)
-def test_the_float_score_is_bit_identical_to_the_literal_weights(
+def test_the_float_score_is_the_exact_weighted_sum_of_the_floats_correctly_rounded(
     components: ComponentScores,
 ) -> None:
-    assert weighted_score(components).hex() == _literal_weighted_score(components).hex()
+    assert weighted_score(components) == float(_exact_of_floats(components))
     assert weighted_parts(components) == _literal_breakdown(components)
 
 
 @settings(max_examples=300)
 @given(st.builds(ComponentScores, any_floats, any_floats, any_floats, any_floats))
-def test_the_float_score_is_bit_identical_on_any_finite_inputs(
+def test_the_float_score_is_correctly_rounded_on_any_finite_inputs(
     components: ComponentScores,
 ) -> None:
     # Outside [0, 1] too: the rule is the same arithmetic whatever the values.
-    assert repr(weighted_score(components)) == repr(_literal_weighted_score(components))
+    assert repr(weighted_score(components)) == repr(float(_exact_of_floats(components)))
     assert repr(weighted_parts(components)) == repr(_literal_breakdown(components))
+
+
+def test_the_float_score_differs_from_a_float_sum_where_that_sum_rounds_below() -> None:
+    components = ComponentScores(1.0, 1.0, 0.5, 1.0)
+
+    assert _literal_weighted_score(components) == 0.8999999999999999
+    assert weighted_score(components) == 0.9
 
 
 def _exact(components: tuple[Ratio, Ratio, Ratio, Ratio]) -> Fraction:
@@ -100,15 +114,14 @@ def test_the_float_score_of_the_same_components_agrees_to_the_last_bits(
         assert abs(exact - approximate) <= 1e-16
 
 
-def test_a_score_on_a_threshold_is_exact_on_the_exact_path_only() -> None:
+def test_a_score_on_a_threshold_lands_on_it_on_both_paths() -> None:
     # 0.75 exactly: completion 1, quiz 0.5, quality 0.75, consistency 0.5 (0.4 + 0.15 + 0.15
-    # + 0.05). The exact path lands on the threshold; the float sum may not, which is why the
-    # write path scores exactly.
+    # + 0.05). Components exact in binary: the float path rounds the same exact sum once.
     part = EvidencePart.of((1, 1), (1, 2), (3, 4))
 
     assert part.score((1, 2)) == 0.75
     assert level_for(part.score((1, 2))) == "proficient"
-    assert abs(weighted_score(part.scores((1, 2))) - 0.75) <= 2e-15
+    assert weighted_score(part.scores((1, 2))) == 0.75
 
 
 def test_a_scored_topic_takes_its_level_from_the_float_score() -> None:

@@ -20,6 +20,7 @@ class InMemoryMasteryView(MasteryView):
         self._current: dict[StudentKey, dict[str, Any]] = {}
         self._snapshots: dict[StudentKey, dict[date, dict[str, Any]]] = {}
         self._dates: dict[StudentKey, list[date]] = {}
+        self._classes: dict[StudentKey, list[str]] = {}
         self._rosters: dict[tuple[str, str | None], dict[str, float]] = {}
         self._tracking: dict[str, int] = {}
         self._erased: set[StudentKey] = set()
@@ -45,6 +46,7 @@ class InMemoryMasteryView(MasteryView):
                     self._current[key] = copy.deepcopy(update.current)
                     self._snapshots.setdefault(key, {}).update(copy.deepcopy(update.snapshots))
                     self._dates[key] = list(update.activity_dates)
+                    self._classes[key] = sorted(update.classes)
                     self._positions[key] = update.position
                 self._roster(key.tenant_id, None)[key.student_id] = update.score
                 for class_id in update.classes:
@@ -60,7 +62,7 @@ class InMemoryMasteryView(MasteryView):
             self._drop(key)
 
     def _drop(self, key: StudentKey) -> None:
-        for store in (self._positions, self._current, self._snapshots, self._dates):
+        for store in self._per_student():
             store.pop(key, None)
         for (tenant, _), members in self._rosters.items():
             if tenant == key.tenant_id:
@@ -76,13 +78,16 @@ class InMemoryMasteryView(MasteryView):
 
     def drop_all(self, tenant_id: str | None = None) -> None:
         with self._lock:
-            for store in (self._positions, self._current, self._snapshots, self._dates):
+            for store in self._per_student():
                 for key in [k for k in store if tenant_id in (None, k.tenant_id)]:
                     del store[key]
             for roster in [r for r in self._rosters if tenant_id in (None, r[0])]:
                 del self._rosters[roster]
             if tenant_id is None:
                 self._tracking.clear()
+
+    def _per_student(self) -> tuple[dict[StudentKey, Any], ...]:
+        return (self._positions, self._current, self._snapshots, self._dates, self._classes)
 
     def current(self, key: StudentKey) -> dict[str, Any] | None:
         return copy.deepcopy(self._current.get(key))
@@ -99,6 +104,17 @@ class InMemoryMasteryView(MasteryView):
 
     def tenant_roster(self, tenant_id: str) -> Roster:
         return _ordered(self._rosters.get((tenant_id, None), {}))
+
+    def class_ids(self, tenant_id: str) -> list[str]:
+        with self._lock:
+            return sorted(
+                class_id
+                for (tenant, class_id), members in self._rosters.items()
+                if tenant == tenant_id and class_id is not None and members
+            )
+
+    def classes_of(self, keys: Sequence[StudentKey]) -> dict[StudentKey, list[str]]:
+        return {key: list(self._classes.get(key, [])) for key in keys}
 
 
 def _ordered(members: dict[str, float]) -> Roster:

@@ -1,10 +1,11 @@
 """The mastery read models as a view port (SPEC §5).
 
 A ``MasteryView`` stores, per student, the current-mastery document, one snapshot document per
-activity date, the student's projected position and activity dates; and per class and tenant a
-roster scored by current mastery. Writes come as ``StudentUpdate`` batches with the position
-they reflect; the view applies each student's update atomically with that student's position
-and ignores an update it has already applied, so re-delivering events changes nothing.
+activity date, the student's projected position, activity dates and classes; per class and
+tenant a roster scored by current mastery; and per tenant the set of its classes. Writes come
+as ``StudentUpdate`` batches with the position they reflect; the view applies each student's
+update atomically with that student's position and ignores an update it has already applied,
+so re-delivering events changes nothing.
 """
 
 from __future__ import annotations
@@ -94,3 +95,13 @@ class MasteryView(TrackingRecorder, ABC):
 
     @abstractmethod
     def tenant_roster(self, tenant_id: str) -> Roster: ...
+
+    @abstractmethod
+    def class_ids(self, tenant_id: str) -> list[str]:
+        """The tenant's classes with a roster, sorted: kept beside the rosters as they are
+        written, so listing them never scans keys. It may name a class whose roster has just
+        emptied (a reader skips it); read models written before it existed need a rebuild."""
+
+    @abstractmethod
+    def classes_of(self, keys: Sequence[StudentKey]) -> dict[StudentKey, list[str]]:
+        """Each student's classes as their documents name them, sorted ([] when none)."""

@@ -47,6 +47,11 @@ class Keys:
     def tenant_roster(self, tenant_id: str) -> str:
         return f"{self.prefix}tenant:{{{tenant_id}}}:students"
 
+    def tenant_classes(self, tenant_id: str) -> str:
+        """Set of the tenant's class ids, written beside their rosters (listing them never
+        scans keys)."""
+        return f"{self.prefix}tenant:{{{tenant_id}}}:classes"
+
     def tracking(self, application_name: str) -> str:
         return f"{self.prefix}projection:{{{application_name}}}:position"
 
@@ -65,4 +70,5 @@ class Keys:
             f"{self.prefix}student:{{{tenant_id}/*",
             f"{self.prefix}class:{{{tenant_id}/*",
             self.tenant_roster(tenant_id),
+            self.tenant_classes(tenant_id),
         ]

@@ -198,6 +198,8 @@ class RedisMasteryView(MasteryView):
                 args=[student, update.score],
                 client=pipe,
             )
+            # After the roster: an erasure emptying the roster meanwhile re-checks it (below).
+            pipe.sadd(self.keys.tenant_classes(tenant), class_id)
 
     def _expiry(self, day: date) -> datetime | None:
         if self.snapshot_ttl_days <= 0:
@@ -214,6 +216,7 @@ class RedisMasteryView(MasteryView):
         for class_id in classes:
             pipe.zrem(self.keys.class_roster(tenant, class_id), student)
         pipe.execute()
+        self._forget_emptied_classes(tenant, classes)
 
     def erase_student(self, key: StudentKey, classes: Sequence[str]) -> None:
         tenant, student = key.tenant_id, key.student_id
@@ -228,13 +231,38 @@ class RedisMasteryView(MasteryView):
         pipe = self.client.pipeline(transaction=False)
         pipe.unlink(*doomed)
         rosters = [(self.keys.tenant_roster(tenant), self.keys.erased_from_tenant(tenant))]
+        class_ids = sorted({*classes, *orjson.loads(raw_classes)})
         rosters += [
             (self.keys.class_roster(tenant, c), self.keys.erased_from_class(tenant, c))
-            for c in sorted({*classes, *orjson.loads(raw_classes)})
+            for c in class_ids
         ]
         for roster, refusals in rosters:
             self._refuse_from_roster(keys=[roster, refusals], args=[student], client=pipe)
         pipe.execute()
+        self._forget_emptied_classes(tenant, class_ids)
+
+    def _forget_emptied_classes(self, tenant: str, class_ids: Sequence[str]) -> None:
+        """Take the classes whose roster is now empty out of the tenant's class set.
+
+        The set and the rosters live in different slots, so this cannot be one script: a
+        class is removed, then its roster counted again and the class put back if a roster
+        write came in between (a writer adds the class after its roster, so either its add
+        follows the removal or its roster entry precedes the second count)."""
+        emptied = self._empty_rosters(tenant, class_ids)
+        if not emptied:
+            return
+        self.client.srem(self.keys.tenant_classes(tenant), *emptied)
+        still_empty = set(self._empty_rosters(tenant, emptied))
+        refilled = [c for c in emptied if c not in still_empty]
+        if refilled:
+            self.client.sadd(self.keys.tenant_classes(tenant), *refilled)
+
+    def _empty_rosters(self, tenant: str, class_ids: Sequence[str]) -> list[str]:
+        pipe = self.client.pipeline(transaction=False)
+        for class_id in class_ids:
+            pipe.zcard(self.keys.class_roster(tenant, class_id))
+        sizes = pipe.execute()
+        return [c for c, size in zip(class_ids, sizes, strict=True) if int(size) == 0]
 
     def is_erased(self, key: StudentKey) -> bool:
         return bool(self.client.exists(self.keys.erased(key.tenant_id, key.student_id)))
@@ -286,6 +314,23 @@ class RedisMasteryView(MasteryView):
             self.client.zrange(self.keys.tenant_roster(tenant_id), 0, -1, withscores=True)
         )
 
+    def class_ids(self, tenant_id: str) -> list[str]:
+        members: Any = self.client.smembers(self.keys.tenant_classes(tenant_id))
+        return sorted(_text(m) for m in members)
+
+    def classes_of(self, keys: Sequence[StudentKey]) -> dict[StudentKey, list[str]]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(self.keys.projection(key.tenant_id, key.student_id), "classes")
+        return {
+            key: sorted(orjson.loads(value)) if value is not None else []
+            for key, value in zip(keys, pipe.execute(), strict=True)
+        }
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
 
 def _json(value: Any) -> bytes:
     return orjson.dumps(value)
@@ -299,6 +344,4 @@ def _document(value: Any) -> dict[str, Any] | None:
 
 
 def _roster(members: Any) -> Roster:
-    return Roster(
-        [(m.decode() if isinstance(m, bytes) else str(m), float(score)) for m, score in members]
-    )
+    return Roster([(_text(m), float(score)) for m, score in members])

@@ -126,3 +126,49 @@ def test_an_erasure_outlives_dropping_and_rebuilding_the_read_models(view: Maste
     assert view.is_erased(ALICE)
     assert view.current(ALICE) is None
     assert view.class_roster("t-one", "c1").members == []
+
+
+def test_a_tenants_classes_are_listed_from_the_rosters_written(view: MasteryView) -> None:
+    view.apply(
+        [update(ALICE, 5, 0.8, ("c2", "c1")), update(BOB, 6, 0.4, ("c1",))],
+        Tracking(PROJECTION_NAME, 6),
+    )
+    view.apply([update(CAROL, 7, 0.5, ("c3",))], Tracking(PROJECTION_NAME, 7))
+
+    assert view.class_ids("t-one") == ["c1", "c2"]
+    assert view.class_ids("t-two") == ["c3"]
+    assert view.class_ids("t-none") == []
+    assert view.classes_of([ALICE, BOB, CAROL, StudentKey("t-one", "nobody")]) == {
+        ALICE: ["c1", "c2"],
+        BOB: ["c1"],
+        CAROL: ["c3"],
+        StudentKey("t-one", "nobody"): [],
+    }
+
+
+def test_a_class_whose_roster_empties_is_no_longer_listed(view: MasteryView) -> None:
+    view.apply(
+        [update(ALICE, 5, 0.8, ("c1", "c2")), update(BOB, 6, 0.4, ("c1",))],
+        Tracking(PROJECTION_NAME, 6),
+    )
+
+    view.drop_student(ALICE, ["c1", "c2"])
+    assert view.class_ids("t-one") == ["c1"]
+
+    view.erase_student(BOB, [])  # c1 is known only from his documents
+    assert view.class_ids("t-one") == []
+    assert view.classes_of([BOB]) == {BOB: []}
+
+
+def test_dropping_a_tenant_forgets_its_classes(view: MasteryView) -> None:
+    view.apply(
+        [update(ALICE, 5, 0.8, ("c1",)), update(CAROL, 7, 0.5, ("c3",))],
+        Tracking(PROJECTION_NAME, 7),
+    )
+
+    view.drop_all("t-one")
+    assert view.class_ids("t-one") == []
+    assert view.class_ids("t-two") == ["c3"]
+
+    view.drop_all()
+    assert view.class_ids("t-two") == []

@@ -49,12 +49,23 @@ class MasteryRead:
     position: int | None  # the notification position the answer reflects, if known
     source: str  # READ_MODEL or REPLAY
 
+    @property
+    def no_data(self) -> bool:
+        """Asked as of a date before the student's first event: nothing is known yet, so
+        there is nothing to advise either."""
+        return self.mastery.event_count == 0
+
 
 @dataclass(frozen=True, slots=True)
 class RosterEntry:
     student_id: str
     mastery: Mastery
     prediction: Prediction
+
+    @property
+    def score(self) -> float:
+        """The mastery score as exposed (rounded)."""
+        return _score(self.mastery)
 
     @property
     def at_risk(self) -> bool:
@@ -155,15 +166,41 @@ class StudentQueries:
 
     def history(self, key: StudentKey, start: date, end: date) -> list[Mastery]:
         """The daily snapshots dated within ``start``..``end``, ascending."""
+        return [m for d, m in self._daily(key, start, end).items() if d >= start]
+
+    def filled_history(self, key: StudentKey, start: date, end: date) -> list[Mastery]:
+        """One mastery per day of ``start``..``end`` (SPEC §5): a day with activity is its
+        snapshot, a day without is the latest earlier snapshot carried forward; days before
+        the student's first activity are left out."""
+        daily = self._daily(key, start, end, with_previous=True)
+        if not daily:
+            return []
+        first = min(daily)
+        latest = daily[first]
+        filled: list[Mastery] = []
+        for offset in range((end - first).days + 1):
+            day = first + timedelta(days=offset)
+            latest = daily.get(day, latest)
+            if day >= start:
+                filled.append(carried_forward(latest, day))
+        return filled
+
+    def _daily(
+        self, key: StudentKey, start: date, end: date, *, with_previous: bool = False
+    ) -> dict[date, Mastery]:
+        """The daily snapshots of ``start``..``end`` by date, ascending; ``with_previous``
+        adds the latest one before ``start``, which the days up to the next one continue."""
         if self.view.current(key) is None:
-            return _within(daily_masteries(self._facts(key)), start, end)
-        days = [d for d in self.view.activity_dates(key) if start <= d <= end]
+            replayed = daily_masteries(self._facts(key))
+            days = _selected(sorted(replayed), start, end, with_previous)
+            return {d: replayed[d] for d in days}
+        days = _selected(self.view.activity_dates(key), start, end, with_previous)
         found = self.view.snapshots(key, [d for d in days if self._live(d)])
         snapshots = {d: m for d, doc in found.items() if (m := _readable(doc)) is not None}
         if len(snapshots) < len(days):
             replayed = daily_masteries(self._facts(key), since=min(set(days) - set(snapshots)))
             snapshots.update({d: replayed[d] for d in days if d not in snapshots and d in replayed})
-        return [snapshots[d] for d in sorted(snapshots)]
+        return {d: snapshots[d] for d in sorted(snapshots)}
 
     def prediction(self, key: StudentKey, as_of: date, days: int) -> tuple[Mastery, Prediction]:
         """Mastery as of ``as_of`` and the SPEC §4 prediction ``days`` ahead of it."""
@@ -229,13 +266,16 @@ class StudentQueries:
         if not members:
             return None
         today = self.today()
-        entries = []
-        for student_id, _ in sorted(members):
-            key = StudentKey(tenant_id, student_id)
-            now = self.mastery(key, today).mastery
-            prediction = predict(self._snapshot_scores(key, today), _score(now), today, days)
-            entries.append(RosterEntry(student_id, now, prediction))
-        return entries
+        return [
+            self.roster_entry(StudentKey(tenant_id, student_id), today, days)
+            for student_id, _ in sorted(members)
+        ]
+
+    def roster_entry(self, key: StudentKey, as_of: date, days: int = 7) -> RosterEntry:
+        """The student's mastery as of ``as_of`` and its prediction ``days`` ahead."""
+        now = self.mastery(key, as_of).mastery
+        prediction = predict(self._snapshot_scores(key, as_of), _score(now), as_of, days)
+        return RosterEntry(key.student_id, now, prediction)
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Whether the read models reached ``position`` within ``timeout`` seconds."""
@@ -273,5 +313,10 @@ def _score(mastery: Mastery) -> float:
     return float(score)
 
 
-def _within(history: dict[date, Mastery], start: date, end: date) -> list[Mastery]:
-    return [m for d, m in sorted(history.items()) if start <= d <= end]
+def _selected(days: list[date], start: date, end: date, with_previous: bool) -> list[date]:
+    """The ascending ``days`` within ``start``..``end``, and with ``with_previous`` the last
+    one before ``start``."""
+    first = bisect.bisect_left(days, start)
+    if with_previous and first > 0:
+        first -= 1
+    return days[first : bisect.bisect_right(days, end)]

@@ -88,6 +88,15 @@ def comma_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def check_origins(values: tuple[str, ...]) -> None:
+    """Each a browser origin, ``scheme://host[:port]`` with nothing after it, or ``*``."""
+    for value in values:
+        parts = urlsplit(value)
+        plain = parts.scheme in ("http", "https") and parts.hostname and not parts.path
+        if value != "*" and not (plain and not parts.query and not parts.fragment):
+            raise _BadValueError(f"must list origins like https://host:port, got {value!r}")
+
+
 def check_master_key(value: str) -> None:
     try:
         decoded = base64.b64decode(value, validate=True)
@@ -188,6 +197,7 @@ class Settings:
     http_port: int = setting(8000, whole(minimum=1))
     http_threads: int = setting(40, whole(minimum=1))
     http_workers: int = setting(2, whole(minimum=1))
+    cors_origins: tuple[str, ...] = setting((), comma_list, check=check_origins)
     log_level: str = setting("INFO", str.upper)
 
     @classmethod

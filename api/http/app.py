@@ -16,6 +16,7 @@ import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -80,6 +81,14 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     )
     app.state.openapi = orjson.dumps(openapi_document())
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
     return app
 
 

@@ -33,6 +33,7 @@ from infrastructure.auth.policy import Principal, Role, may_read_class, may_read
 from infrastructure.compliance.access_log import AccessEntry
 from infrastructure.event_store.write_results import WriteContentionError
 from infrastructure.settings import ConfigurationError
+from projections.directory import Scope
 from projections.view import StudentKey
 
 Q = TypeVar("Q", bound=BaseModel)
@@ -247,6 +248,42 @@ def class_route(path: str, action: str, query: type[Q], read: ClassReader[Q]) ->
             return json_response(
                 await run_in_threadpool(read, services, principal.tenant_id, class_id, params)
             )
+
+        return await _guarded(request, access, work)
+
+    return Route(path, endpoint, methods=["GET"], name=action)
+
+
+DirectoryReader = Callable[[Services, Scope, Q], BaseModel]
+
+
+def scope_of(principal: Principal) -> Scope:
+    """What a token may list: an admin its tenant, a teacher its ``classes`` and ``students``,
+    a student themself; a service token nothing (403)."""
+    match principal.role:
+        case Role.ADMIN:
+            return Scope(principal.tenant_id, everyone=True)
+        case Role.TEACHER:
+            return Scope(
+                principal.tenant_id, classes=principal.classes, students=principal.students
+            )
+        case Role.STUDENT:
+            return Scope(principal.tenant_id, students=frozenset({principal.subject}))
+        case _:
+            raise ProblemError(403, "this token may not read students or classes")
+
+
+def directory_route(path: str, action: str, query: type[Q], read: DirectoryReader[Q]) -> Route:
+    """A route listing what the caller may read in its tenant: rights become a ``Scope``."""
+
+    async def endpoint(request: Request) -> Response:
+        access = _Access(path, action)
+
+        async def work(services: Services) -> Response:
+            access.principal = principal = authenticate(request, services.verifier)
+            scope = scope_of(principal)
+            params = parse_query(request, query)
+            return json_response(await run_in_threadpool(read, services, scope, params))
 
         return await _guarded(request, access, work)
 

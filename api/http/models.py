@@ -59,6 +59,7 @@ class HistoryQuery(_Model):
         f"The range spans at most {MAX_HISTORY_DAYS} days.",
     )
     to: IsoDate | None = Field(None, description="Last date; default today (UTC).")
+    fill: bool = Field(False, description="One point per day (carried forward), not per activity.")
 
     @model_validator(mode="after")
     def check_order(self) -> HistoryQuery:
@@ -136,6 +137,17 @@ class RecommendationOut(_Model):
     action: str
     area: str
     priority: Literal["high", "medium", "low"]
+    topic: str | None = Field(None, description="A topic recommendation's topic (see `area`).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def topic_of_area(cls, data: Any) -> Any:
+        """A topic recommendation's ``area`` is ``topic:<topic>`` (SPEC §4): clients get the
+        topic without parsing it."""
+        area = data.get("area") if isinstance(data, dict) else None
+        if isinstance(area, str) and area.startswith("topic:") and "topic" not in data:
+            return {**data, "topic": area.removeprefix("topic:")}
+        return data
 
 
 class SnapshotOut(_Model):
@@ -166,6 +178,7 @@ class MasteryOut(SnapshotOut):
     position: int | None = Field(description="Event store position the read model reflects.")
     source: Literal["read_model", "replay"]
     stale: bool = Field(description="True when min_position was not reached within wait_ms.")
+    no_data: bool = Field(description="A date before the first event: no advice, scores 0.0.")
 
 
 class HistoryOut(_Model):

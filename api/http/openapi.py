@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.http import directory_models as d
 from api.http import models as m
 from api.http.problems import TITLES
 from domain.identifiers import IDENTIFIER_PATTERN
@@ -85,6 +86,21 @@ OPERATIONS = (
         "get", f"{STUDENT}/events", "The student's raw events, paged", m.EventsOut, m.EventsQuery
     ),
     Operation("get", f"{STUDENT}/timeline", "Mastery after each event, replayed", m.TimelineOut),
+    Operation(
+        "get",
+        "/v1/students",
+        "The students the caller may read, filtered and paged by id",
+        d.StudentsOut,
+        d.StudentsQuery,
+        errors=(401, 403, 422, 503),
+    ),
+    Operation(
+        "get",
+        "/v1/classes",
+        "The classes the caller may read, with counts, mean mastery and at-risk students",
+        d.ClassesOut,
+        errors=(401, 403, 422, 503),
+    ),
     Operation(
         "get",
         "/v1/classes/{id}/mastery",

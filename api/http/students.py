@@ -1,5 +1,6 @@
-"""``/v1/students/{id}/...``: one student's mastery, history, topics, prediction,
-recommendations, events and timeline. Each reader runs in the thread pool, after the guard."""
+"""``/v1/students``: the students a caller may read, found and paged; ``/v1/students/{id}/...``:
+one student's mastery, history, topics, prediction, recommendations, events and timeline. Each
+reader runs in the thread pool, after the guard."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import date
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.http.guard import student_route
+from api.http.directory_models import StudentsOut, StudentsQuery
+from api.http.guard import directory_route, student_route
 from api.http.models import (
     ErasureOut,
     EventOut,
@@ -34,8 +36,15 @@ from domain.timestamps import format_timestamp
 from infrastructure.auth.policy import Role
 from infrastructure.compliance.erasure import erase_student
 from infrastructure.compliance.exports import subject_document
+from projections.directory import Directory, Scope
 from projections.queries import MasteryRead
 from projections.view import StudentKey
+
+
+def students(services: Services, scope: Scope, query: StudentsQuery) -> StudentsOut:
+    directory = Directory(services.queries)
+    page = directory.students(scope, query.wanted(), query.cursor, query.limit)
+    return StudentsOut.of(scope.tenant_id, services.queries.today(), page)
 
 
 def mastery(services: Services, key: StudentKey, query: MasteryQuery) -> Response:
@@ -63,6 +72,10 @@ async def mastery_on_loop(
     return None if read is None else _mastery_response(services, key, read, as_of, stale=False)
 
 
+# Before the first event there is nothing to go on, so nothing to advise.
+NO_ADVICE: dict[str, list[str]] = {"recommendations": [], "learning_path": []}
+
+
 def _mastery_response(
     services: Services, key: StudentKey, read: MasteryRead, as_of: date, stale: bool
 ) -> Response:
@@ -70,11 +83,13 @@ def _mastery_response(
         body = MasteryOut.model_validate(
             {
                 **read.mastery.to_document(),
+                **(NO_ADVICE if read.no_data else {}),
                 "tenant_id": key.tenant_id,
                 "student_id": key.student_id,
                 "position": read.position,
                 "source": read.source,
                 "stale": stale,
+                "no_data": read.no_data,
             }
         )
         return body.model_dump_json(by_alias=True).encode()
@@ -93,7 +108,8 @@ def history(services: Services, key: StudentKey, query: HistoryQuery) -> History
         start, end = query.dates(services.queries.today())
     except ValueError as exc:
         raise invalid([{"loc": "query.from", "msg": str(exc), "type": "value_error"}]) from None
-    snapshots = services.queries.history(key, start, end)
+    read = services.queries.filled_history if query.fill else services.queries.history
+    snapshots = read(key, start, end)
     if not snapshots:
         services.queries.mastery(key, end)  # 404 for an unknown student
     return HistoryOut.model_validate(
@@ -213,6 +229,7 @@ STUDENT = "/v1/students/{id}"
 SUBJECT_OR_ADMIN = frozenset({Role.STUDENT, Role.ADMIN})
 
 routes: list[Route] = [
+    directory_route("/v1/students", "list_students", StudentsQuery, students),
     student_route(
         STUDENT,
         "erase_student",

@@ -60,7 +60,7 @@ def test_a_topic_with_only_activity_markers_is_served_with_zeros_and_its_evidenc
     assert mastery["source"] == "read_model"
     assert mastery["topics"] == topics
     assert mastery["evidence"]["consistency"] == 2
-    weak_git = {"action": "practice", "area": "topic:git", "priority": "high"}
+    weak_git = {"action": "practice", "area": "topic:git", "priority": "high", "topic": "git"}
     assert weak_git in mastery["recommendations"]
     assert weak_git in recommendations["recommendations"]
 

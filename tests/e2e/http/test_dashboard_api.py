@@ -51,7 +51,7 @@ def weak(event_id: str, student: str, tenant: str, class_id: str) -> dict[str, A
 def school(api: Api, tenant: str) -> str:
     """c1: Alice (strong) and Bob (weak: at risk); c2: Carol, also in c1 through one event;
     Dan in no class. Another tenant has a c1 and an Alice of its own."""
-    strong = {"component": "completion", "day": days_ago(1)}
+    strong: dict[str, Any] = {"component": "completion", "day": days_ago(1)}
     ingest(
         api,
         tenant,

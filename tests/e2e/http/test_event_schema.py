@@ -20,8 +20,8 @@ from tests.e2e.http.support import Api
 
 BODY = "urn:openapi#/paths/~1v1~1events/post/requestBody/content/application~1json/schema"
 # What a JSON Schema cannot say, so the API may still refuse a schema-valid event for it: a count
-# above its total (reported at "data" itself, not at a field of it) and metadata's size. (A timestamp's
-# calendar and 24 h limit, and the token's tenant, are set right before sending.)
+# above its total (reported at "data" itself, not at a field of it) and metadata's size. A
+# timestamp's calendar and 24 h limit, and the token's tenant, are set right before sending.
 UNSAYABLE = {"data", "metadata"}
 WHEN = "2026-01-14T10:30:00Z"
 

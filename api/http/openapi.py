@@ -119,6 +119,15 @@ OPERATIONS = (
         media_type="text/plain",
     ),
     Operation("get", "/openapi.json", "This document", None, errors=(), secured=False),
+    Operation(
+        "get",
+        "/docs",
+        "Interactive documentation of this document (Swagger UI, served by the product)",
+        None,
+        errors=(),
+        secured=False,
+        media_type="text/html",
+    ),
 )
 INGEST_PROBLEMS = (409, 422)  # a single event's refusal carries its outcome
 

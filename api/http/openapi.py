@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document, generated from the pydantic models and one table of operations.
 
 OpenAPI 3.1 schemas are JSON Schema 2020-12, which is what pydantic emits, so the models'
-schemas go into ``components.schemas`` as they are.
+schemas go into ``components.schemas`` as they are. The ingest body and its problems are
+``api.http.event_schema``'s, made from the input contract's own classes.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.http import directory_models as d
+from api.http import event_schema
 from api.http import models as m
 from api.http.problems import TITLES
 from domain.identifiers import IDENTIFIER_PATTERN
-from infrastructure.ingest.contract import LearningEventIn
 
 REF = "#/components/schemas/{model}"
 READ_ERRORS = (401, 403, 404, 410, 422, 503)
@@ -134,7 +135,17 @@ OPERATIONS = (
         media_type="text/plain",
     ),
     Operation("get", "/openapi.json", "This document", None, errors=(), secured=False),
+    Operation(
+        "get",
+        "/docs",
+        "Interactive documentation of this document (Swagger UI, served by the product)",
+        None,
+        errors=(),
+        secured=False,
+        media_type="text/html",
+    ),
 )
+INGEST_PROBLEMS = (409, 422)  # a single event's refusal carries its outcome
 
 
 class _Schemas:
@@ -191,7 +202,8 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
         if op.secured:
             operation["security"] = [{"bearer": []}]
         if op.body:
-            operation["requestBody"] = _events_body(schemas)
+            operation["requestBody"] = event_schema.request_body(schemas.components)
+            _describe_ingest_problems(schemas, operation["responses"])
         paths.setdefault(op.path, {})[op.method] = operation
     return {
         "openapi": "3.1.0",
@@ -232,7 +244,7 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 def _success(schemas: _Schemas, op: Operation, status: int) -> dict[str, Any]:
     if op.response is None:
         schema: dict[str, Any] = (
-            {"type": "string"} if op.media_type == "text/plain" else {"type": "object"}
+            {"type": "object"} if op.media_type == "application/json" else {"type": "string"}
         )
     else:
         schema = schemas.ref(op.response)
@@ -242,15 +254,8 @@ def _success(schemas: _Schemas, op: Operation, status: int) -> dict[str, Any]:
     }
 
 
-def _events_body(schemas: _Schemas) -> dict[str, Any]:
-    event = schemas.ref(LearningEventIn, mode="validation")
-    batch = {
-        "type": "object",
-        "properties": {"events": {"type": "array", "items": event, "maxItems": 1000}},
-        "required": ["events"],
-        "additionalProperties": False,
-    }
-    return {
-        "required": True,
-        "content": {"application/json": {"schema": {"oneOf": [event, batch]}}},
-    }
+def _describe_ingest_problems(schemas: _Schemas, responses: dict[str, Any]) -> None:
+    schemas.ref(m.OutcomeOut)
+    content = event_schema.ingest_problem(schemas.components, m.Problem, m.OutcomeOut)
+    for status in INGEST_PROBLEMS:
+        responses[str(status)]["content"] = content

@@ -1,4 +1,5 @@
-"""Operations: liveness, readiness, Prometheus metrics, the admin status, the OpenAPI document."""
+"""Operations: liveness, readiness, Prometheus metrics, the admin status, the OpenAPI document
+and its interactive view (``api.http.docs``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.http import docs
 from api.http.auth import authenticate
 from api.http.guard import json_response, parse_query, problem_for
 from api.http.models import (
@@ -186,4 +188,5 @@ routes: list[Route] = [
     Route("/metrics", metrics, methods=["GET"], name="metrics"),
     Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
     Route("/v1/status", status, methods=["GET"], name="status"),
+    *docs.routes,
 ]

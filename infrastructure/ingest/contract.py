@@ -3,6 +3,12 @@
 ``validate_event`` turns a parsed JSON object into a ``ValidatedEvent`` — normalized (UTC
 timestamp, defaults applied, ``general`` topic) and fingerprinted by a content hash — or raises
 ``InvalidEvent`` with field errors a producer can act on.
+
+The models below are the contract's one statement of each field's type, range and default: they
+validate, and the OpenAPI document describes ``POST /v1/events`` from the same classes
+(``EVENT_VARIANTS``: the envelope with each component's ``data`` model). What a JSON Schema
+cannot say (a count within its total, the 24 h future limit, metadata's size) is said in the
+fields' descriptions and checked here.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 UnitScore = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+# The same shape for the JSON Schema, spelled with ASCII digits as every regex engine reads them.
+RFC3339_SCHEMA = RFC3339.pattern.replace("\\d", "[0-9]")
 
 
 class _Strict(BaseModel):
@@ -51,8 +59,10 @@ class _Strict(BaseModel):
 
 
 class CompletionData(_Strict):
+    """``data`` of a ``completion`` event: exercises completed out of those assigned."""
+
     total_exercises: Total
-    completed_exercises: Count
+    completed_exercises: Annotated[Count, Field(description="At most total_exercises.")]
     difficulty: Literal["beginner", "intermediate", "advanced"] = "intermediate"
 
     @model_validator(mode="after")
@@ -63,10 +73,14 @@ class CompletionData(_Strict):
 
 
 class QuizData(_Strict):
+    """``data`` of a ``quiz`` event: one quiz's result."""
+
     total_questions: Total
-    correct_answers: Count
+    correct_answers: Annotated[Count, Field(description="At most total_questions.")]
     attempts: Annotated[int, Field(strict=True, ge=1, le=100)] = 1
-    time_spent_seconds: Annotated[Number, Field(ge=0.0)] | None = None
+    time_spent_seconds: Annotated[Number, Field(ge=0.0)] | None = Field(
+        None, description="Optional; null is the same as absent."
+    )
 
     @model_validator(mode="after")
     def check_correct_within_total(self) -> QuizData:
@@ -76,13 +90,19 @@ class QuizData(_Strict):
 
 
 class QualityData(_Strict):
+    """``data`` of a ``quality`` event: scores of submitted code, each in [0, 1]."""
+
     avg_code_quality: UnitScore
     correctness: UnitScore
     efficiency: UnitScore
 
 
 class ConsistencyData(_Strict):
-    activity: Annotated[str, StringConstraints(strict=True, max_length=64)] | None = None
+    """``data`` of a ``consistency`` event: an activity marker, ``{}`` or a short label."""
+
+    activity: Annotated[str, StringConstraints(strict=True, max_length=64)] | None = Field(
+        None, description="Optional free text; null is the same as absent."
+    )
 
 
 DATA_MODELS: dict[str, type[_Strict]] = {
@@ -94,16 +114,34 @@ DATA_MODELS: dict[str, type[_Strict]] = {
 
 
 class LearningEventIn(_Strict):
-    event_id: Identifier
+    """A learning event (SPEC §3), its ``data`` checked by the component's model afterwards."""
+
+    event_id: Annotated[Identifier, Field(description="Unique within the tenant.")]
     event_type: Literal["mastery.calculation.requested"] | None = None
-    timestamp: Annotated[str, StringConstraints(strict=True)]
-    tenant_id: TenantId = DEFAULT_TENANT
+    timestamp: Annotated[
+        str,
+        StringConstraints(strict=True),
+        Field(
+            description="RFC 3339 with a UTC offset; not before 1970-01-01T00:00:00Z and not "
+            "more than 24 h after the time of ingest (any other past time is a backfill).",
+            json_schema_extra={"pattern": RFC3339_SCHEMA, "examples": ["2026-01-14T10:30:00Z"]},
+        ),
+    ]
+    tenant_id: TenantId = Field(
+        DEFAULT_TENANT,
+        description=f"Absent: `{DEFAULT_TENANT}` from files and Kafka; over HTTP the token's "
+        "tenant, and any other tenant is rejected (forbidden_tenant).",
+    )
     student_id: Identifier
     class_id: Identifier | None = None
     component: Literal["completion", "quiz", "quality", "consistency"]
-    topic: Identifier | None = None
+    topic: Identifier | None = Field(None, description=f"Absent or null: `{DEFAULT_TOPIC}`.")
     data: dict[str, Any]
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description=f"Kept verbatim: at most {MAX_METADATA_BYTES} bytes serialized and "
+        f"{MAX_METADATA_DEPTH} levels deep.",
+    )
 
     @field_validator("timestamp")
     @classmethod
@@ -136,6 +174,48 @@ class LearningEventIn(_Strict):
         if size > MAX_METADATA_BYTES:
             raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes serialized")
         return value
+
+
+# --- the contract per component, for its schema -------------------------------------------------
+# Each is the envelope above with ``component`` fixed and ``data`` typed by the component's model,
+# so the published schema is made of the validating classes. Validation keeps its two steps
+# (envelope, then data) because its error locations and order are part of the contract.
+
+
+class CompletionEvent(LearningEventIn):
+    """A ``completion`` event."""
+
+    component: Literal["completion"]
+    data: CompletionData  # type: ignore[assignment]  # narrows the envelope's open object
+
+
+class QuizEvent(LearningEventIn):
+    """A ``quiz`` event."""
+
+    component: Literal["quiz"]
+    data: QuizData  # type: ignore[assignment]  # narrows the envelope's open object
+
+
+class QualityEvent(LearningEventIn):
+    """A ``quality`` event."""
+
+    component: Literal["quality"]
+    data: QualityData  # type: ignore[assignment]  # narrows the envelope's open object
+
+
+class ConsistencyEvent(LearningEventIn):
+    """A ``consistency`` event."""
+
+    component: Literal["consistency"]
+    data: ConsistencyData  # type: ignore[assignment]  # narrows the envelope's open object
+
+
+EVENT_VARIANTS: tuple[type[LearningEventIn], ...] = (
+    CompletionEvent,
+    QuizEvent,
+    QualityEvent,
+    ConsistencyEvent,
+)
 
 
 @dataclass(frozen=True, slots=True)

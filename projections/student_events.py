@@ -7,24 +7,96 @@ an in-memory fake instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
-from typing import Protocol
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 from uuid import UUID
 
-from domain.mastery import Mastery
+from domain.identifiers import check_identifier
+from domain.mastery import Mastery, Step, StepKey, mastery_as_of, replay_steps, step_key
+from domain.mastery.rules import rounded
 from domain.student_mastery import StudentMastery
+from domain.timestamps import format_timestamp
+
+MAX_CURSOR_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """A student's history rebuilt from the event store (``mastery replay``, the timeline)."""
+    """A student's recorded learning events in learning-time order (UTC time, then event id),
+    and the history they replay to (``mastery replay``, ``/timeline``, ``/events``).
+
+    Steps are computed lazily, a page at a time: a caller streaming them holds one step, not
+    the history's documents.
+    """
 
     tenant_id: str
     student_id: str
-    rows: list[tuple[StudentMastery.LearningEventRecorded, Mastery]]  # in learning-time order
-    mastery: Mastery | None  # as of the replay date; None when no event is that old
+    as_of: date
+    events: list[StudentMastery.LearningEventRecorded]  # dated on or before ``as_of``
+
+    @classmethod
+    def of(
+        cls,
+        tenant_id: str,
+        student_id: str,
+        as_of: date,
+        recorded: Iterable[StudentMastery.LearningEventRecorded],
+    ) -> Replay:
+        """The replay of ``recorded`` (any order, repeats dropped) up to ``as_of``."""
+        by_id = {e.event_id: e for e in recorded if e.occurred_at.date() <= as_of}
+        events = sorted(by_id.values(), key=lambda e: step_key(e.fact))
+        return cls(tenant_id, student_id, as_of, events)
+
+    def steps(
+        self, *, after: StepKey | None = None, full: bool = False
+    ) -> Iterator[tuple[StudentMastery.LearningEventRecorded, Step]]:
+        """Each event after ``after`` with what it changed (and the whole mastery if ``full``)."""
+        by_id = {e.event_id: e for e in self.events}
+        for step in replay_steps((e.fact for e in self.events), after=after, full=full):
+            yield by_id[step.fact.event_id], step
+
+    def events_after(
+        self, after: StepKey | None, limit: int
+    ) -> list[StudentMastery.LearningEventRecorded]:
+        """At most ``limit`` events after the cursor ``after``, in learning-time order."""
+        start = 0 if after is None else bisect.bisect_right(self._keys(), after)
+        return self.events[start : start + limit]
+
+    def key_before(self, count: int) -> StepKey | None:
+        """The cursor that leaves the last ``count`` events to come (None: from the start)."""
+        index = len(self.events) - count - 1
+        return step_key(self.events[index].fact) if index >= 0 else None
+
+    def mastery(self) -> Mastery | None:
+        """Mastery as of the replay date; None when no event is that old."""
+        facts = [e.fact for e in self.events]
+        return mastery_as_of(facts, self.as_of) if facts else None
+
+    def _keys(self) -> list[StepKey]:
+        return [step_key(e.fact) for e in self.events]
+
+
+def format_cursor(key: StepKey) -> str:
+    """A paging cursor as text: the step's UTC time, ``~``, its event id (URL-safe as it is)."""
+    return f"{format_timestamp(key[0])}~{key[1]}"
+
+
+def parse_cursor(text: str) -> StepKey:
+    """The key a cursor of ``format_cursor`` names; ValueError for anything else."""
+    moment, separator, event_id = text.partition("~")
+    if len(text) > MAX_CURSOR_LENGTH or not separator:
+        raise ValueError("must be a cursor as returned in `next`")
+    try:
+        check_identifier("event", event_id)
+        at = datetime.fromisoformat(moment)
+    except ValueError:
+        raise ValueError("must be a cursor as returned in `next`") from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("must be a cursor as returned in `next`")
+    return at.astimezone(UTC), event_id
 
 
 class RecordedEvents(Protocol):
@@ -53,3 +125,24 @@ class StudentEvents(Protocol):
     def replay(self, tenant_id: str, student_id: str, as_of: date) -> Replay:
         """The student's history rebuilt from the event store, up to ``as_of``."""
         ...
+
+
+def step_document(event: StudentMastery.LearningEventRecorded, step: Step) -> dict[str, Any]:
+    """A replay step as JSON (``mastery replay`` and ``/timeline`` alike): the event, the scores
+    after it, the level if it changed, and the whole mastery (no topics) only if computed."""
+    document: dict[str, Any] = {
+        "step": step.number,
+        "event_id": event.event_id,
+        "timestamp": format_timestamp(event.occurred_at),
+        "component": event.component.value,
+        "topic": event.topic,
+        "mastery_score": rounded(step.score),
+        "level": step.level,
+        "topic_score": rounded(step.topic.score),
+        "level_change": (
+            {"from": step.previous_level, "to": step.level} if step.level_changed else None
+        ),
+    }
+    if step.mastery is not None:
+        document["mastery"] = step.mastery.to_document(with_topics=False)
+    return document

@@ -8,12 +8,14 @@ pass them in any order and with repeats.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from domain.facts import LearningFact
 from domain.mastery.ledger import MasteryLedger, utc
-from domain.mastery.values import Mastery
+from domain.mastery.rules import level_for
+from domain.mastery.values import Mastery, TopicMastery
 
 
 def mastery_as_of(facts: Iterable[LearningFact], as_of: date) -> Mastery:
@@ -75,14 +77,81 @@ class DailySnapshots:
         return snapshots
 
 
-def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:
-    """Replay: each fact in (occurred_at, event_id) order with the mastery just after it."""
+StepKey = tuple[datetime, str]
+"""Where a fact stands in a replay: its UTC time, then its event id (a paging cursor)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one fact changed in a replay: the scores just after it, as of the fact's date.
+
+    ``mastery`` (the whole document's worth) is computed only when asked for: it costs a
+    topic mastery and a recommendation check per topic, for every step.
+    """
+
+    number: int  # 1-based, in (UTC time, event id) order
+    fact: LearningFact
+    score: float
+    level: str
+    previous_level: str | None  # the level after the step before; None for the first step
+    topic: TopicMastery  # the touched topic's mastery after the fact
+    mastery: Mastery | None = None
+
+    @property
+    def key(self) -> StepKey:
+        return step_key(self.fact)
+
+    @property
+    def level_changed(self) -> bool:
+        return self.previous_level is not None and self.previous_level != self.level
+
+
+def replay_steps(
+    facts: Iterable[LearningFact], *, after: StepKey | None = None, full: bool = False
+) -> Iterator[Step]:
+    """Replay, lazily: each fact in (UTC time, event id) order with what it changed, for the
+    facts after ``after`` (the earlier ones are added to the ledger, nothing computed for them).
+
+    Incremental: one ledger takes each fact once, and a step reads only the overall and the
+    touched topic's scores, so a replay costs O(facts), not O(facts x topics) (``full`` aside).
+    """
     ledger = MasteryLedger.empty()
-    steps: list[tuple[LearningFact, Mastery]] = []
-    for fact in _in_order(facts):
+    previous: LearningFact | None = None
+    previous_level: str | None = None
+    for number, fact in enumerate(_in_order(facts), 1):
+        if after is not None and step_key(fact) <= after:
+            ledger.add(fact)
+            previous = fact
+            continue
+        if previous is not None and previous_level is None:
+            previous_level = level_for(ledger.score(_utc_day(previous)))
         ledger.add(fact)
-        steps.append((fact, ledger.mastery(_utc_day(fact))))
+        day = _utc_day(fact)
+        score = ledger.score(day)
+        level = level_for(score)
+        yield Step(
+            number,
+            fact,
+            score,
+            level,
+            previous_level,
+            ledger.topic_mastery(fact.topic, day),
+            ledger.mastery(day) if full else None,
+        )
+        previous, previous_level = fact, level
+
+
+def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:
+    """Replay: each fact in (occurred_at, event_id) order with the whole mastery just after it."""
+    steps: list[tuple[LearningFact, Mastery]] = []
+    for step in replay_steps(facts, full=True):
+        assert step.mastery is not None  # asked for
+        steps.append((step.fact, step.mastery))
     return steps
+
+
+def step_key(fact: LearningFact) -> StepKey:
+    return (utc(fact.occurred_at), fact.event_id)
 
 
 def _unique(facts: Iterable[LearningFact]) -> list[LearningFact]:
@@ -98,4 +167,4 @@ def _utc_day(fact: LearningFact) -> date:
 
 
 def _in_order(facts: Iterable[LearningFact]) -> list[LearningFact]:
-    return sorted(_unique(facts), key=lambda f: (utc(f.occurred_at), f.event_id))
+    return sorted(_unique(facts), key=step_key)

@@ -23,8 +23,8 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from domain.errors import UnknownStudentError
-from domain.mastery import MasteryLedger, mastery_as_of, timeline
-from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
+from domain.mastery import MasteryLedger
+from domain.student_mastery import StudentMastery, student_aggregate_id
 from infrastructure.event_store.batch_writer import BatchWritingApplication
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
 from infrastructure.event_store.keys import KeyRing, MasterKey
@@ -110,11 +110,9 @@ class MasteryApplication(BatchWritingApplication):
             raise UnknownStudentError(tenant_id, student_id)
 
     def replay(self, tenant_id: str, student_id: str, as_of: date) -> Replay:
-        """The student's history rebuilt from the event store, up to ``as_of``."""
-        recorded = {e.event_id: e for e in self.learning_events(tenant_id, student_id)}
-        facts = [fact_of(e) for e in recorded.values() if e.occurred_at.date() <= as_of]
-        rows = [(recorded[fact.event_id], mastery) for fact, mastery in timeline(facts)]
-        return Replay(tenant_id, student_id, rows, mastery_as_of(facts, as_of) if facts else None)
+        """The student's history rebuilt from the event store, up to ``as_of``: its events in
+        learning-time order, their steps computed as the caller reads them."""
+        return Replay.of(tenant_id, student_id, as_of, self.learning_events(tenant_id, student_id))
 
 
 def keyring_for(settings: Settings) -> KeyRing | None:

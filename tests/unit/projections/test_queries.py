@@ -334,7 +334,7 @@ def test_the_timeline_is_the_store_replay_of_every_date() -> None:
     timeline = students.queries.timeline(ALICE)
 
     assert timeline == students.store.replay("t-one", "alice", date.max)
-    assert [event.event_id for event, _ in timeline.rows] == ["a1", "a2", "a3", "a4"]
+    assert [event.event_id for event, _ in timeline.steps()] == ["a1", "a2", "a3", "a4"]
 
 
 def test_waiting_for_a_position_reports_whether_the_view_reached_it() -> None:

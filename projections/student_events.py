@@ -8,6 +8,7 @@ an in-memory fake instead.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -60,10 +61,25 @@ class Replay:
 
     def events_after(
         self, after: StepKey | None, limit: int
-    ) -> list[StudentMastery.LearningEventRecorded]:
-        """At most ``limit`` events after the cursor ``after``, in learning-time order."""
+    ) -> tuple[list[StudentMastery.LearningEventRecorded], str | None]:
+        """At most ``limit`` events after the cursor ``after``, in learning-time order, and the
+        cursor of the next page (None at the end)."""
         start = 0 if after is None else bisect.bisect_right(self._keys(), after)
-        return self.events[start : start + limit]
+        return self.events[start : start + limit], self.cursor_after(start + limit)
+
+    def timeline_page(
+        self, after: StepKey | None, limit: int, *, full: bool = False
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """At most ``limit`` step documents after the cursor ``after``, and the next cursor."""
+        steps = itertools.islice(self.steps(after=after, full=full), limit)
+        documents = [step_document(event, step) for event, step in steps]
+        return documents, self.cursor_after(documents[-1]["step"]) if documents else None
+
+    def cursor_after(self, count: int) -> str | None:
+        """The cursor past the first ``count`` events; None when no event follows them."""
+        if count >= len(self.events):
+            return None
+        return format_cursor(step_key(self.events[count - 1].fact))
 
     def key_before(self, count: int) -> StepKey | None:
         """The cursor that leaves the last ``count`` events to come (None: from the start)."""

@@ -15,11 +15,11 @@ from rich.table import Table
 from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
 from domain.errors import StudentErasedError
 from domain.identifiers import check_identifier, check_tenant
-from domain.mastery import StepKey, step_key
+from domain.mastery import StepKey
 from infrastructure.bootstrap import Container
 from projections.compare import Difference, differences
 from projections.mastery_projection import StudentHistory, student_update
-from projections.student_events import Replay, format_cursor, parse_cursor, step_document
+from projections.student_events import Replay, parse_cursor, step_document
 from projections.view import StudentKey
 
 TABLE_STEPS = 50
@@ -108,9 +108,7 @@ class Page:
 
     def next_cursor(self, last: dict[str, Any] | None) -> str | None:
         """The cursor after ``last``, the page's last step, if steps remain after it."""
-        if last is None or last["step"] >= len(self.history.events):
-            return None
-        return format_cursor(step_key(self.history.events[last["step"] - 1].fact))
+        return None if last is None else self.history.cursor_after(last["step"])
 
 
 def write_lines(page: Page) -> None:

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from domain.mastery import Mastery, Prediction
+from domain.mastery import Mastery, Prediction, StepKey
 from domain.student_mastery import StudentMastery
 from domain.timestamps import format_timestamp
+from projections.student_events import parse_cursor
 
 Level = Literal["beginner", "developing", "competent", "proficient", "expert"]
 MAX_WAIT_MS = 5000
@@ -90,11 +91,35 @@ class PredictionQuery(_Model):
     as_of: IsoDate | None = Field(None, description="UTC date; default today (UTC).")
 
 
+def _cursor(value: object) -> object:
+    """A paging cursor is the ``next`` of a previous page (learning time, then event id)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be a cursor as returned in `next`")
+    parse_cursor(value)
+    return value
+
+
+Cursor = Annotated[
+    str | None,
+    BeforeValidator(_cursor),
+    Field(description="Cursor: the `next` of the previous page; omit for the first page."),
+]
+
+
 class EventsQuery(_Model):
-    after: int = Field(
-        0, ge=0, le=2**62, description="Cursor: the `version` of the last event seen."
-    )
+    after: Cursor = None
     limit: int = Field(100, ge=1, le=1000)
+
+    @property
+    def after_key(self) -> StepKey | None:
+        return None if self.after is None else parse_cursor(self.after)
+
+
+class TimelineQuery(EventsQuery):
+    limit: int = Field(200, ge=1, le=1000)
+    full: bool = Field(False, description="Each step carries the whole mastery (no topics).")
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -241,26 +266,42 @@ class EventOut(_Model):
 
 
 class EventsOut(_Model):
+    """A page of the student's events in learning-time order (time, then event id)."""
+
     tenant_id: str
     student_id: str
     events: list[EventOut]
-    next_after: int | None = Field(
-        description="Pass as `after` for the next page; null at the end."
-    )
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class LevelChange(_Model):
+    from_: Level = Field(alias="from")
+    to: Level
 
 
 class TimelineStep(_Model):
+    """What one event changed: the scores just after it, as of the event's date."""
+
+    step: int = Field(description="1-based place in learning-time order.")
     event_id: str
     timestamp: str
     component: str
     topic: str
-    mastery: SnapshotOut
+    mastery_score: float
+    level: Level
+    topic_score: float = Field(description="The touched topic's mastery after the event.")
+    level_change: LevelChange | None = Field(description="Set when the level changed.")
+    mastery: SnapshotOut | None = Field(None, description="Only with `full=true`.")
 
 
 class TimelineOut(_Model):
+    """A page of the replay, in learning-time order (time, then event id)."""
+
     tenant_id: str
     student_id: str
+    step_count: int = Field(description="Steps in the whole replay.")
     steps: list[TimelineStep]
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
 class RosterStudentOut(_Model):

@@ -82,9 +82,19 @@ OPERATIONS = (
         m.RecommendationsOut,
     ),
     Operation(
-        "get", f"{STUDENT}/events", "The student's raw events, paged", m.EventsOut, m.EventsQuery
+        "get",
+        f"{STUDENT}/events",
+        "The student's raw events in learning-time order, paged",
+        m.EventsOut,
+        m.EventsQuery,
     ),
-    Operation("get", f"{STUDENT}/timeline", "Mastery after each event, replayed", m.TimelineOut),
+    Operation(
+        "get",
+        f"{STUDENT}/timeline",
+        "What each event changed, replayed in learning-time order, paged",
+        m.TimelineOut,
+        m.TimelineQuery,
+    ),
     Operation(
         "get",
         "/v1/classes/{id}/mastery",

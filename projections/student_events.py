@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -29,14 +29,19 @@ class Replay:
     """A student's recorded learning events in learning-time order (UTC time, then event id),
     and the history they replay to (``mastery replay``, ``/timeline``, ``/events``).
 
-    Steps are computed lazily, a page at a time: a caller streaming them holds one step, not
-    the history's documents.
+    ``steps`` computes them lazily: a caller streaming them holds one step, not the history's
+    documents. ``timeline_page`` computes every step once and keeps them (a few hundred bytes
+    each), so that a replay kept between requests answers any page by slicing.
     """
 
     tenant_id: str
     student_id: str
     as_of: date
     events: list[StudentMastery.LearningEventRecorded]  # dated on or before ``as_of``
+    _keys: list[StepKey] = field(default_factory=list, compare=False, repr=False)
+    _steps: list[tuple[StudentMastery.LearningEventRecorded, Step]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     @classmethod
     def of(
@@ -64,14 +69,18 @@ class Replay:
     ) -> tuple[list[StudentMastery.LearningEventRecorded], str | None]:
         """At most ``limit`` events after the cursor ``after``, in learning-time order, and the
         cursor of the next page (None at the end)."""
-        start = 0 if after is None else bisect.bisect_right(self._keys(), after)
+        start = self._start(after)
         return self.events[start : start + limit], self.cursor_after(start + limit)
 
     def timeline_page(
         self, after: StepKey | None, limit: int, *, full: bool = False
     ) -> tuple[list[dict[str, Any]], str | None]:
         """At most ``limit`` step documents after the cursor ``after``, and the next cursor."""
-        steps = itertools.islice(self.steps(after=after, full=full), limit)
+        if full:
+            steps = list(itertools.islice(self.steps(after=after, full=True), limit))
+        else:
+            start = self._start(after)
+            steps = self._remembered_steps()[start : start + limit]
         documents = [step_document(event, step) for event, step in steps]
         return documents, self.cursor_after(documents[-1]["step"]) if documents else None
 
@@ -91,8 +100,18 @@ class Replay:
         facts = [e.fact for e in self.events]
         return mastery_as_of(facts, self.as_of) if facts else None
 
-    def _keys(self) -> list[StepKey]:
-        return [step_key(e.fact) for e in self.events]
+    def _start(self, after: StepKey | None) -> int:
+        """The index of the first event after the cursor ``after``."""
+        if after is None:
+            return 0
+        if not self._keys:  # computed at most once per replay (concurrent callers agree)
+            self._keys.extend([step_key(e.fact) for e in self.events])
+        return bisect.bisect_right(self._keys, after)
+
+    def _remembered_steps(self) -> list[tuple[StudentMastery.LearningEventRecorded, Step]]:
+        if not self._steps:
+            self._steps.extend(list(self.steps()))
+        return self._steps
 
 
 def format_cursor(key: StepKey) -> str:

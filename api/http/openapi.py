@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.http import event_pages as pages
 from api.http import models as m
 from api.http.problems import TITLES
 from domain.identifiers import IDENTIFIER_PATTERN
@@ -85,15 +86,15 @@ OPERATIONS = (
         "get",
         f"{STUDENT}/events",
         "The student's raw events in learning-time order, paged",
-        m.EventsOut,
-        m.EventsQuery,
+        pages.EventsOut,
+        pages.EventsQuery,
     ),
     Operation(
         "get",
         f"{STUDENT}/timeline",
         "What each event changed, replayed in learning-time order, paged",
-        m.TimelineOut,
-        m.TimelineQuery,
+        pages.TimelineOut,
+        pages.TimelineQuery,
     ),
     Operation(
         "get",

@@ -8,12 +8,10 @@ from datetime import date
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.http.event_pages import EventOut, EventsOut, EventsQuery, TimelineOut, TimelineQuery
 from api.http.guard import student_route
 from api.http.models import (
     ErasureOut,
-    EventOut,
-    EventsOut,
-    EventsQuery,
     HistoryOut,
     HistoryQuery,
     MasteryOut,
@@ -24,8 +22,6 @@ from api.http.models import (
     SnapshotOut,
     StudentPredictionOut,
     SubjectExportOut,
-    TimelineOut,
-    TimelineQuery,
     TopicsOut,
 )
 from api.http.problems import invalid

@@ -29,9 +29,13 @@ from infrastructure.event_store.batch_writer import BatchWritingApplication
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
 from infrastructure.event_store.keys import KeyRing, MasterKey
 from infrastructure.event_store.recorder import IdempotentApplicationRecorder
+from infrastructure.event_store.replay_cache import ReplayCache
 from infrastructure.event_store.transcoder import EventJSONTranscoder
 from infrastructure.settings import Settings, database_parts
 from projections.student_events import Replay
+
+REPLAY_CACHE_EVENTS = 20_000
+"""Events of the replays kept between requests, all students together (a few KiB each)."""
 
 
 class MastersLedgerAsState(Transcoding):
@@ -50,6 +54,7 @@ class MasteryApplication(BatchWritingApplication):
     name = "Mastery"
 
     def __init__(self, settings: Settings) -> None:
+        self._replays = ReplayCache(REPLAY_CACHE_EVENTS)
         super().__init__(
             keyring=keyring_for(settings),
             snapshot_interval=settings.snapshot_interval,
@@ -111,8 +116,23 @@ class MasteryApplication(BatchWritingApplication):
 
     def replay(self, tenant_id: str, student_id: str, as_of: date) -> Replay:
         """The student's history rebuilt from the event store, up to ``as_of``: its events in
-        learning-time order, their steps computed as the caller reads them."""
-        return Replay.of(tenant_id, student_id, as_of, self.learning_events(tenant_id, student_id))
+        learning-time order, their steps computed as the caller reads them.
+
+        Kept while the student's latest version stays the latest (``ReplayCache``): reading it
+        decrypts the latest event, so an erased student fails here as on a first read."""
+        aggregate_id = student_aggregate_id(tenant_id, student_id)
+        latest = list(self.events.get(aggregate_id, desc=True, limit=1))
+        if not latest:
+            raise UnknownStudentError(tenant_id, student_id)
+        version = latest[0].originator_version
+        kept = self._replays.get((aggregate_id, as_of), version)
+        if kept is not None:
+            return kept
+        replay = Replay.of(
+            tenant_id, student_id, as_of, self.learning_events(tenant_id, student_id)
+        )
+        self._replays.put((aggregate_id, as_of), version, replay)
+        return replay
 
 
 def keyring_for(settings: Settings) -> KeyRing | None:

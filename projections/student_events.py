@@ -16,7 +16,15 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.identifiers import check_identifier
-from domain.mastery import Mastery, Step, StepKey, mastery_as_of, replay_steps, step_key
+from domain.mastery import (
+    Mastery,
+    Replayer,
+    Step,
+    StepKey,
+    mastery_as_of,
+    replay_steps,
+    step_key,
+)
 from domain.mastery.rules import rounded
 from domain.student_mastery import StudentMastery
 from domain.timestamps import format_timestamp
@@ -24,24 +32,29 @@ from domain.timestamps import format_timestamp
 MAX_CURSOR_LENGTH = 200
 
 
-@dataclass(frozen=True, slots=True)
+Row = tuple[StudentMastery.LearningEventRecorded, Step]
+
+
+@dataclass(slots=True)
 class Replay:
     """A student's recorded learning events in learning-time order (UTC time, then event id),
     and the history they replay to (``mastery replay``, ``/timeline``, ``/events``).
 
     ``steps`` computes them lazily: a caller streaming them holds one step, not the history's
     documents. ``timeline_page`` computes every step once and keeps them (a few hundred bytes
-    each), so that a replay kept between requests answers any page by slicing.
+    each), so that a replay kept between requests answers any page by slicing, and
+    ``extended`` takes later events without replaying the earlier ones.
+
+    The kept parts are replaced whole, never mutated: threads sharing a replay may compute
+    them twice, but each sees a complete list.
     """
 
     tenant_id: str
     student_id: str
     as_of: date
     events: list[StudentMastery.LearningEventRecorded]  # dated on or before ``as_of``
-    _keys: list[StepKey] = field(default_factory=list, compare=False, repr=False)
-    _steps: list[tuple[StudentMastery.LearningEventRecorded, Step]] = field(
-        default_factory=list, compare=False, repr=False
-    )
+    _keys: list[StepKey] | None = field(default=None, compare=False, repr=False)
+    _steps: tuple[list[Row], Replayer] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -56,9 +69,27 @@ class Replay:
         events = sorted(by_id.values(), key=lambda e: step_key(e.fact))
         return cls(tenant_id, student_id, as_of, events)
 
-    def steps(
-        self, *, after: StepKey | None = None, full: bool = False
-    ) -> Iterator[tuple[StudentMastery.LearningEventRecorded, Step]]:
+    def extended(self, recorded: Iterable[StudentMastery.LearningEventRecorded]) -> Replay | None:
+        """This replay with ``recorded`` (events recorded since it was made) added, when every
+        one dated by the replay date comes after its last event in learning time: the usual
+        case, today's activity. None otherwise: an event dated earlier changes every later
+        step, so the history must be replayed again."""
+        fresh = sorted(
+            (e for e in recorded if e.occurred_at.date() <= self.as_of),
+            key=lambda e: step_key(e.fact),
+        )
+        if fresh and self.events and step_key(fresh[0].fact) <= step_key(self.events[-1].fact):
+            return None
+        twin = Replay(self.tenant_id, self.student_id, self.as_of, [*self.events, *fresh])
+        if self._keys is not None:
+            twin._keys = [*self._keys, *(step_key(e.fact) for e in fresh)]
+        if self._steps is not None:
+            rows, replayer = self._steps
+            replayer = replayer.copy()
+            twin._steps = ([*rows, *((e, replayer.step(e.fact)) for e in fresh)], replayer)
+        return twin
+
+    def steps(self, *, after: StepKey | None = None, full: bool = False) -> Iterator[Row]:
         """Each event after ``after`` with what it changed (and the whole mastery if ``full``)."""
         by_id = {e.event_id: e for e in self.events}
         for step in replay_steps((e.fact for e in self.events), after=after, full=full):
@@ -104,14 +135,17 @@ class Replay:
         """The index of the first event after the cursor ``after``."""
         if after is None:
             return 0
-        if not self._keys:  # computed at most once per replay (concurrent callers agree)
-            self._keys.extend([step_key(e.fact) for e in self.events])
-        return bisect.bisect_right(self._keys, after)
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = [step_key(e.fact) for e in self.events]
+        return bisect.bisect_right(keys, after)
 
-    def _remembered_steps(self) -> list[tuple[StudentMastery.LearningEventRecorded, Step]]:
-        if not self._steps:
-            self._steps.extend(list(self.steps()))
-        return self._steps
+    def _remembered_steps(self) -> list[Row]:
+        if self._steps is None:
+            replayer = Replayer()
+            rows = [(event, replayer.step(event.fact)) for event in self.events]
+            self._steps = (rows, replayer)
+        return self._steps[0]
 
 
 def format_cursor(key: StepKey) -> str:

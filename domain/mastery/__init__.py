@@ -34,6 +34,7 @@ from domain.mastery.rules import (
 )
 from domain.mastery.snapshots import (
     DailySnapshots,
+    Replayer,
     Step,
     StepKey,
     daily_masteries,
@@ -68,6 +69,7 @@ __all__ = [
     "OutdatedDocumentError",
     "Prediction",
     "Recommendation",
+    "Replayer",
     "Step",
     "StepKey",
     "TopicMastery",

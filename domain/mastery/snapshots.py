@@ -106,39 +106,73 @@ class Step:
         return self.previous_level is not None and self.previous_level != self.level
 
 
+class Replayer:
+    """The steps of facts given one at a time in (UTC time, event id) order, resumable: a
+    replay kept between requests takes a student's new facts without replaying the old ones.
+
+    One ledger takes each fact once, and a step reads only the overall and the touched topic's
+    scores, so a replay costs O(facts), not O(facts x topics) (``full`` steps aside).
+    """
+
+    __slots__ = ("_last", "_ledger", "_level", "number")
+
+    def __init__(self) -> None:
+        self._ledger = MasteryLedger.empty()
+        self._last: LearningFact | None = None
+        self._level: str | None = None  # the level after ``_last``, once computed
+        self.number = 0  # facts taken so far
+
+    def copy(self) -> Replayer:
+        """An independent replayer in the same state."""
+        twin = Replayer()
+        twin._ledger = self._ledger.copy()
+        twin._last, twin._level, twin.number = self._last, self._level, self.number
+        return twin
+
+    def skip(self, fact: LearningFact) -> None:
+        """Take a fact without scoring it (a fact before a paging cursor)."""
+        self._check_order(fact)
+        self._ledger.add(fact)
+        self._last, self._level = fact, None
+        self.number += 1
+
+    def step(self, fact: LearningFact, *, full: bool = False) -> Step:
+        """Take a fact: what it changed."""
+        self._check_order(fact)
+        if self._last is not None and self._level is None:
+            self._level = level_for(self._ledger.score(_utc_day(self._last)))
+        previous_level = self._level
+        self._ledger.add(fact)
+        day = _utc_day(fact)
+        score = self._ledger.score(day)
+        self._last, self._level = fact, level_for(score)
+        self.number += 1
+        return Step(
+            self.number,
+            fact,
+            score,
+            self._level,
+            previous_level,
+            self._ledger.topic_mastery(fact.topic, day),
+            self._ledger.mastery(day) if full else None,
+        )
+
+    def _check_order(self, fact: LearningFact) -> None:
+        if self._last is not None and step_key(fact) <= step_key(self._last):
+            raise ValueError(f"fact {fact.event_id} does not come after {self._last.event_id}")
+
+
 def replay_steps(
     facts: Iterable[LearningFact], *, after: StepKey | None = None, full: bool = False
 ) -> Iterator[Step]:
     """Replay, lazily: each fact in (UTC time, event id) order with what it changed, for the
-    facts after ``after`` (the earlier ones are added to the ledger, nothing computed for them).
-
-    Incremental: one ledger takes each fact once, and a step reads only the overall and the
-    touched topic's scores, so a replay costs O(facts), not O(facts x topics) (``full`` aside).
-    """
-    ledger = MasteryLedger.empty()
-    previous: LearningFact | None = None
-    previous_level: str | None = None
-    for number, fact in enumerate(_in_order(facts), 1):
+    facts after ``after`` (the earlier ones are taken without computing anything for them)."""
+    replayer = Replayer()
+    for fact in _in_order(facts):
         if after is not None and step_key(fact) <= after:
-            ledger.add(fact)
-            previous = fact
-            continue
-        if previous is not None and previous_level is None:
-            previous_level = level_for(ledger.score(_utc_day(previous)))
-        ledger.add(fact)
-        day = _utc_day(fact)
-        score = ledger.score(day)
-        level = level_for(score)
-        yield Step(
-            number,
-            fact,
-            score,
-            level,
-            previous_level,
-            ledger.topic_mastery(fact.topic, day),
-            ledger.mastery(day) if full else None,
-        )
-        previous, previous_level = fact, level
+            replayer.skip(fact)
+        else:
+            yield replayer.step(fact, full=full)
 
 
 def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:

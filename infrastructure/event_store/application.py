@@ -118,21 +118,36 @@ class MasteryApplication(BatchWritingApplication):
         """The student's history rebuilt from the event store, up to ``as_of``: its events in
         learning-time order, their steps computed as the caller reads them.
 
-        Kept while the student's latest version stays the latest (``ReplayCache``): reading it
-        decrypts the latest event, so an erased student fails here as on a first read."""
+        Kept between calls (``ReplayCache``): answered again while the student's latest
+        version is unchanged, extended with the events recorded since when they come last in
+        learning time. Reading the latest version decrypts that event, so an erased student
+        fails here as on a first read."""
         aggregate_id = student_aggregate_id(tenant_id, student_id)
         latest = list(self.events.get(aggregate_id, desc=True, limit=1))
         if not latest:
             raise UnknownStudentError(tenant_id, student_id)
         version = latest[0].originator_version
-        kept = self._replays.get((aggregate_id, as_of), version)
-        if kept is not None:
-            return kept
-        replay = Replay.of(
-            tenant_id, student_id, as_of, self.learning_events(tenant_id, student_id)
-        )
+        kept = self._replays.get((aggregate_id, as_of))
+        replay = None if kept is None else self._brought_up_to_date(aggregate_id, *kept, version)
+        if replay is None:
+            recorded = self.learning_events(tenant_id, student_id)
+            replay = Replay.of(tenant_id, student_id, as_of, recorded)
         self._replays.put((aggregate_id, as_of), version, replay)
         return replay
+
+    def _brought_up_to_date(
+        self, aggregate_id: UUID, kept_version: int, kept: Replay, version: int
+    ) -> Replay | None:
+        """``kept`` with the events recorded after ``kept_version`` up to ``version``, or None
+        if they cannot simply be added."""
+        if kept_version == version:
+            return kept
+        if kept_version > version:
+            return None
+        recorded = self.events.get(aggregate_id, gt=kept_version, lte=version)
+        return kept.extended(
+            e for e in recorded if isinstance(e, StudentMastery.LearningEventRecorded)
+        )
 
 
 def keyring_for(settings: Settings) -> KeyRing | None:

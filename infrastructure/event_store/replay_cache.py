@@ -2,9 +2,10 @@
 
 A dashboard pages through a long timeline a page at a time; reading, decrypting and decoding
 thousands of events for every page would cost more than the page itself. A replay is kept
-under the student's latest version and answered again only while that version is still the
-latest (the caller reads it from the store for every request, which also fails at once for an
-erased student). The cache holds at most ``max_events`` events in all, least recently used
+with the student's version it reflects; the caller reads the latest version from the store for
+every request (which also fails at once for an erased student), answers from the kept replay
+while it is the same, and extends it with the events recorded since otherwise (``Replay.
+extended``). The cache holds at most ``max_events`` events in all, least recently used
 first out, so its memory is bounded whatever the students' history lengths.
 """
 
@@ -27,14 +28,13 @@ class ReplayCache:
         self._events = 0
         self._lock = threading.Lock()
 
-    def get(self, key: ReplayKey, version: int) -> Replay | None:
-        """The replay kept for ``key`` if it was made at ``version``."""
+    def get(self, key: ReplayKey) -> tuple[int, Replay] | None:
+        """The replay kept for ``key`` and the student's version it reflects."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry[0] != version:
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
 
     def put(self, key: ReplayKey, version: int, replay: Replay) -> None:
         size = len(replay.events)

@@ -147,3 +147,17 @@ def test_bad_cursors_and_limits_are_field_errors(api: Api, tenant: str) -> None:
     assert admin.get("/v1/students/s1/timeline", params=past_the_end).json()["steps"] == []
     assert admin.get("/v1/students/s1/events", params=past_the_end).json()["events"] == []
     assert admin.get("/v1/students/nobody/timeline").status_code == 404
+
+
+def test_a_kept_timeline_takes_new_events_as_a_fresh_replay_would(api: Api, tenant: str) -> None:
+    ingest(api, tenant, history(tenant))
+    admin = api.as_("admin", "root", tenant)
+    before = admin.get("/v1/students/s1/timeline").json()["steps"]  # kept by the server now
+
+    ingest(api, tenant, [event("n1", "s1", tenant, day=at(0, hour=0), topic="sql")])
+    after = admin.get("/v1/students/s1/timeline").json()
+    recomputed = admin.get("/v1/students/s1/timeline", params={"full": "true"}).json()
+
+    assert after["step_count"] == 12 and after["steps"][:11] == before
+    assert after["steps"][-1]["event_id"] == "n1"
+    assert [{**s, "mastery": None} for s in recomputed["steps"]] == after["steps"]

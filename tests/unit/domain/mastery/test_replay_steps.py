@@ -3,10 +3,11 @@ to the whole mastery recomputed after each fact, and resumable from a cursor."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 
 from domain.facts import CompletionEvidence, LearningFact, QuizEvidence
-from domain.mastery import replay_steps, step_key, timeline
+from domain.mastery import Replayer, replay_steps, step_key, timeline
 from tests.unit.domain.mastery.strategies import at, fact_lists
 
 fast = settings(max_examples=60, deadline=None)
@@ -68,3 +69,27 @@ def test_full_steps_carry_the_whole_mastery() -> None:
     steps = list(replay_steps(facts, full=True))
 
     assert [s.mastery for s in steps] == [m for _, m in timeline(facts)]
+
+
+@fast
+@given(fact_lists)
+def test_a_replayer_resumed_from_a_copy_continues_the_whole_replay(
+    facts: list[LearningFact],
+) -> None:
+    whole = list(replay_steps(facts))
+    ordered = [s.fact for s in whole]
+    for cut in range(len(ordered) + 1):
+        replayer = Replayer()
+        for fact in ordered[:cut]:
+            replayer.skip(fact)
+        resumed = replayer.copy()
+        assert [resumed.step(f) for f in ordered[cut:]] == whole[cut:]
+        assert replayer.number == cut  # the copy's steps left the original as it was
+
+
+def test_a_replayer_refuses_a_fact_out_of_order() -> None:
+    replayer = Replayer()
+    replayer.step(quiz("b", 1, 5))
+
+    with pytest.raises(ValueError, match="does not come after"):
+        replayer.step(quiz("a", 1, 5))

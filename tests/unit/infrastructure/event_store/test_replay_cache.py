@@ -24,15 +24,17 @@ def replay_of(events: int) -> Replay:
     return store.replay("t", "s", DAY)
 
 
-def test_a_replay_is_answered_only_for_its_version() -> None:
+def test_a_replay_is_kept_with_its_version() -> None:
     cache = ReplayCache(max_events=10)
     key = (uuid4(), DAY)
     replay = replay_of(3)
     cache.put(key, 4, replay)
 
-    assert cache.get(key, 4) is replay
-    assert cache.get(key, 5) is None
-    assert cache.get((uuid4(), DAY), 4) is None
+    assert cache.get(key) == (4, replay)
+    assert cache.get((uuid4(), DAY)) is None
+    newer = replay_of(5)
+    cache.put(key, 5, newer)
+    assert cache.get(key) == (5, newer)
 
 
 def test_the_least_recently_used_replays_leave_to_keep_the_event_budget() -> None:
@@ -40,11 +42,11 @@ def test_the_least_recently_used_replays_leave_to_keep_the_event_budget() -> Non
     a, b, c = ((uuid4(), DAY) for _ in range(3))
     cache.put(a, 1, replay_of(4))
     cache.put(b, 1, replay_of(4))
-    assert cache.get(a, 1) is not None  # a is now the most recently used
+    assert cache.get(a) is not None  # a is now the most recently used
 
     cache.put(c, 1, replay_of(4))
 
-    assert cache.get(b, 1) is None
-    assert cache.get(a, 1) is not None and cache.get(c, 1) is not None
+    assert cache.get(b) is None
+    assert cache.get(a) is not None and cache.get(c) is not None
     cache.put(uuid4(), 1, replay_of(11))  # larger than the whole budget: not kept
-    assert cache.get(a, 1) is not None
+    assert cache.get(a) is not None

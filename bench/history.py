@@ -10,9 +10,10 @@ days is ingested through the ingest path. Measured:
   2. ``GET /v1/students/{id}/timeline?limit=500`` pages at cursors spread over the history,
      the last page a quarter of the time: p50/p99, against ``GET /v1/students/{id}/events
      ?limit=500`` pages at the same cursors (the same events read, decoded, ordered and
-     serialised, no mastery). The server keeps a replay while the history is unchanged, so
-     the last page right after a new event (read, decode and replay everything again) is
-     measured too, for both routes.
+     serialised, no mastery). The server keeps a replay while the history is unchanged and
+     extends it with events dated last, so the last page is also measured right after a new
+     event dated last, and right after a late one (dated earlier: the history is read,
+     decoded and replayed again), for both routes.
 Targets (issue 13): replay < 5 s and < 300 MB peak RSS; a 500-step page p99 < 100 ms.
 Writes bench/results/history.json.
 
@@ -199,16 +200,37 @@ def page_latencies(
     }
 
 
+class Clock:
+    """Times for the events a run adds: ``latest`` ones come after everything so far (a kept
+    replay takes them as they are), ``late`` ones months earlier (everything is replayed)."""
+
+    def __init__(self) -> None:
+        self.added = 0
+        self.start = datetime.now(UTC) - timedelta(minutes=30)
+
+    def next(self, late: bool) -> datetime:
+        self.added += 1
+        moment = self.start + timedelta(seconds=self.added)
+        return moment - timedelta(days=200) if late else moment
+
+
 def cold_latencies(
-    client: httpx.Client, writer: httpx.Client, route: str, last: str | None, rounds: int
+    client: httpx.Client,
+    writer: httpx.Client,
+    route: str,
+    last: str | None,
+    rounds: int,
+    *,
+    clock: Clock,
+    late: bool,
 ) -> dict[str, Any]:
-    """The last page right after a new event: the history is read, decoded and replayed again
-    (a kept replay serves only an unchanged history)."""
+    """The last page right after a new event, dated last (the kept replay is extended) or
+    ``late`` (dated before the last event: the history is read, decoded and replayed again)."""
     latencies = []
     for n in range(rounds):
-        moment = datetime.now(UTC) - timedelta(minutes=30)
+        moment = clock.next(late)
         new = {
-            "event_id": f"cold-{route}-{n}",
+            "event_id": f"{'late' if late else 'new'}-{route}-{n}",
             "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "student_id": STUDENT,
             "component": "consistency",
@@ -264,12 +286,12 @@ def main() -> None:
             pages = cursors(client, args.events)
             timeline = page_latencies(client, "timeline", pages, args.requests)
             events = page_latencies(client, "events", pages, args.requests)
-            timeline["after_a_new_event"] = cold_latencies(
-                client, writer, "timeline", pages[-1], args.cold
-            )
-            events["after_a_new_event"] = cold_latencies(
-                client, writer, "events", pages[-1], args.cold
-            )
+            clock = Clock()
+            for name, late in (("after_a_new_event", False), ("after_a_late_event", True)):
+                for route, found in (("timeline", timeline), ("events", events)):
+                    found[name] = cold_latencies(
+                        client, writer, route, pages[-1], args.cold, clock=clock, late=late
+                    )
         print("timeline:", json.dumps(timeline), "events:", json.dumps(events))
         facts = server_facts(url)
     result = {

@@ -260,7 +260,11 @@ class OutcomeOut(_Model):
 class IngestOut(_Model):
     outcomes: list[OutcomeOut]
     counts: dict[str, int]
-    position: int | None = Field(description="Event store position after the write.")
+    position: int | None = Field(
+        description="Event store position after the write; the store's head when nothing was "
+        "written but an event was a duplicate (its original is at or before it); null when "
+        "nothing was written and no event was a duplicate."
+    )
 
 
 class ExportedEvent(BaseModel):

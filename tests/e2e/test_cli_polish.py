@@ -138,7 +138,8 @@ def test_replay_pages_the_table_and_streams_json_and_json_lines(
     replay = ("replay", "pat", "--tenant", "t-polish", "--as-of", "2026-03-01")
 
     table = mastery(env, *replay)
-    document = json.loads(mastery(env, *replay, "--format", "json").stdout)
+    raw = mastery(env, *replay, "--format", "json").stdout
+    document = json.loads(raw)
     lines = mastery(env, *replay, "--format", "jsonl", "--limit", "30").stdout.splitlines()
     after = json.loads(lines[-1])
     cursor = mastery(env, *replay, "--format", "json", "--limit", "30").stdout
@@ -148,7 +149,8 @@ def test_replay_pages_the_table_and_streams_json_and_json_lines(
 
     assert table.returncode == 0, table.stderr
     assert "120 steps; shown: steps 71-120" in table.stdout
-    assert "\x1b[" not in document.__repr__()
+    assert raw.startswith('{"tenant_id": "t-polish", "student_id": "pat", "as_of": "2026-03-01", ')
+    assert raw.count("\n") == 122  # a line per step, one for the tail, one at the end
     assert [s["step"] for s in document["steps"]] == list(range(1, 121))
     assert document["step_count"] == 120 and document["next"] is None
     assert document["mastery"]["event_count"] == 120

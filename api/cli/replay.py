@@ -19,7 +19,7 @@ from domain.mastery import StepKey
 from infrastructure.bootstrap import Container
 from projections.compare import Difference, differences
 from projections.mastery_projection import StudentHistory, student_update
-from projections.student_events import Replay, parse_cursor, step_document
+from projections.replay import Replay, parse_cursor, step_document
 from projections.view import StudentKey
 
 TABLE_STEPS = 50

@@ -11,7 +11,7 @@ from api.http.models import Level, SnapshotOut, _Model
 from domain.mastery import StepKey
 from domain.student_mastery import StudentMastery
 from domain.timestamps import format_timestamp
-from projections.student_events import parse_cursor
+from projections.replay import parse_cursor
 
 
 def _cursor(value: object) -> object:

@@ -32,7 +32,7 @@ from infrastructure.event_store.recorder import IdempotentApplicationRecorder
 from infrastructure.event_store.replay_cache import ReplayCache
 from infrastructure.event_store.transcoder import EventJSONTranscoder
 from infrastructure.settings import Settings, database_parts
-from projections.student_events import Replay
+from projections.replay import Replay
 
 REPLAY_CACHE_EVENTS = 20_000
 """Events of the replays kept between requests, all students together (a few KiB each)."""
@@ -119,9 +119,9 @@ class MasteryApplication(BatchWritingApplication):
         learning-time order, their steps computed as the caller reads them.
 
         Kept between calls (``ReplayCache``): answered again while the student's latest
-        version is unchanged, extended with the events recorded since when they come last in
-        learning time. Reading the latest version decrypts that event, so an erased student
-        fails here as on a first read."""
+        version is unchanged, else brought up to date with the events recorded since (read
+        alone). Reading the latest version decrypts that event, so an erased student fails
+        here as on a first read."""
         aggregate_id = student_aggregate_id(tenant_id, student_id)
         latest = list(self.events.get(aggregate_id, desc=True, limit=1))
         if not latest:
@@ -138,8 +138,8 @@ class MasteryApplication(BatchWritingApplication):
     def _brought_up_to_date(
         self, aggregate_id: UUID, kept_version: int, kept: Replay, version: int
     ) -> Replay | None:
-        """``kept`` with the events recorded after ``kept_version`` up to ``version``, or None
-        if they cannot simply be added."""
+        """``kept`` with the events recorded after ``kept_version`` up to ``version``; None if
+        the store went back (a repair renumbered versions): replayed again then."""
         if kept_version == version:
             return kept
         if kept_version > version:

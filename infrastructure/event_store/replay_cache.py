@@ -4,8 +4,8 @@ A dashboard pages through a long timeline a page at a time; reading, decrypting 
 thousands of events for every page would cost more than the page itself. A replay is kept
 with the student's version it reflects; the caller reads the latest version from the store for
 every request (which also fails at once for an erased student), answers from the kept replay
-while it is the same, and extends it with the events recorded since otherwise (``Replay.
-extended``). The cache holds at most ``max_events`` events in all, least recently used
+while it is the same, and brings it up to date with the events recorded since otherwise
+(``Replay.extended``). The cache holds at most ``max_events`` events in all, least recently used
 first out, so its memory is bounded whatever the students' history lengths.
 """
 
@@ -16,7 +16,7 @@ from collections import OrderedDict
 from datetime import date
 from uuid import UUID
 
-from projections.student_events import Replay
+from projections.replay import Replay
 
 ReplayKey = tuple[UUID, date]
 

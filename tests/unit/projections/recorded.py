@@ -13,7 +13,7 @@ from uuid import UUID
 from domain.errors import StudentErasedError, UnknownStudentError
 from domain.facts import Component
 from domain.student_mastery import StudentMastery, student_aggregate_id
-from projections.student_events import Replay
+from projections.replay import Replay
 from projections.view import StudentKey
 
 DATA: dict[Component, dict[str, Any]] = {

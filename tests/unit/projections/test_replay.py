@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from domain.facts import Component
-from projections.student_events import Replay, parse_cursor
+from projections.replay import KeptSteps, Replay, parse_cursor
 from projections.view import StudentKey
 from tests.unit.projections.recorded import InMemoryStudentEvents, Learning, learning
 
@@ -55,12 +59,47 @@ def test_an_extended_replay_equals_a_fresh_one() -> None:
     assert [e.event_id for e, _ in kept.steps()] == ["a", "b"]  # the kept one is unchanged
 
 
-def test_an_event_dated_before_the_last_cannot_extend() -> None:
+def test_a_late_event_resumes_from_the_checkpoint_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(KeptSteps, "EVERY", 2)
     store = InMemoryStudentEvents()
-    kept = recorded(store, quiz("a", 1), quiz("c", 3))
-    store.record(KEY, quiz("b", 2))
+    kept = recorded(store, *(quiz(f"e{day}", day) for day in range(1, 10, 2)))
+    kept.timeline_page(None, 100)
+    store.record(KEY, quiz("late", 4), quiz("later", 10))
 
-    late = [e for e in store.learning_events("t", "s") if e.event_id == "b"]
+    new = [e for e in store.learning_events("t", "s") if e.event_id in {"late", "later"}]
+    extended = kept.extended(new)
+    fresh = store.replay("t", "s", date.max)
 
-    assert kept.extended(late) is None
-    assert kept.extended([]) == kept
+    assert extended == fresh
+    assert extended.timeline_page(None, 100) == fresh.timeline_page(None, 100)
+    assert kept.extended([]) is kept
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 9), st.integers(0, 23)), min_size=1, max_size=14),
+    st.integers(0, 14),
+    st.integers(1, 4),
+)
+def test_a_kept_replay_brought_up_to_date_equals_a_fresh_one(
+    moments: list[tuple[int, int]], split: int, every: int
+) -> None:
+    events = [quiz(f"e{n:02d}", day, hour) for n, (day, hour) in enumerate(moments)]
+    store = InMemoryStudentEvents()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KeptSteps, "EVERY", every)
+        kept = recorded(store, *events[:split]) if split else None
+        if kept is not None:
+            kept.timeline_page(None, 100)
+        store.record(KEY, *events[split:])
+        recorded_ids = {e.event_id for e in events[split:]}
+        new = [e for e in store.learning_events("t", "s") if e.event_id in recorded_ids]
+        fresh = store.replay("t", "s", date.max)
+        if kept is None:
+            return
+        extended = kept.extended(new)
+
+        assert extended == fresh
+        assert extended.timeline_page(None, 100) == fresh.timeline_page(None, 100)

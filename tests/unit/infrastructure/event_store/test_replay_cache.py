@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from domain.facts import Component
 from infrastructure.event_store.replay_cache import ReplayCache
-from projections.student_events import Replay
+from projections.replay import Replay
 from projections.view import StudentKey
 from tests.unit.projections.recorded import InMemoryStudentEvents, learning
 

@@ -13,11 +13,11 @@ days is ingested through the ingest path. Measured:
      serialised, no mastery). The server keeps a replay while the history is unchanged and
      extends it with events dated last, so the last page is also measured right after a new
      event dated last, and right after a late one (dated earlier: the history is read,
-     decoded and replayed again), for both routes.
+     decoded and replayed again), for both routes, and a fresh server's first page.
 Targets (issue 13): replay < 5 s and < 300 MB peak RSS; a 500-step page p99 < 100 ms.
 Writes bench/results/history.json.
 
-Usage: python bench/history.py [--events 10000] [--topics 200] [--requests 100]
+Usage: python bench/history.py [--events 10000] [--topics 200] [--requests 200] [--cold 5]
 """
 
 from __future__ import annotations
@@ -200,6 +200,21 @@ def page_latencies(
     }
 
 
+def first_request_ms(env: dict[str, str], route: str) -> float:
+    """The first page a fresh server answers for the student (after a request that opens its
+    connections): the history read, decoded and ordered, and for the timeline replayed."""
+    with (
+        uvicorn_process("api.http.app:app_from_env", env) as port,
+        client_of(port, Role.ADMIN) as client,
+    ):
+        client.get("/readyz")
+        started = time.perf_counter()
+        response = client.get(f"/v1/students/{STUDENT}/{route}", params=_params(None))
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, response.text
+    return round(elapsed, 2)
+
+
 class Clock:
     """Times for the events a run adds: ``latest`` ones come after everything so far (a kept
     replay takes them as they are), ``late`` ones months earlier (everything is replayed)."""
@@ -292,6 +307,8 @@ def main() -> None:
                     found[name] = cold_latencies(
                         client, writer, route, pages[-1], args.cold, clock=clock, late=late
                     )
+        timeline["first_request_ms"] = first_request_ms(env, "timeline")
+        events["first_request_ms"] = first_request_ms(env, "events")
         print("timeline:", json.dumps(timeline), "events:", json.dumps(events))
         facts = server_facts(url)
     result = {

@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/projection.py
 	$(BIN)/python bench/kafka.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/history.py
 
 clean:
 	rm -rf $(VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis .pytest-tmp

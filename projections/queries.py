@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from domain.errors import StudentErasedError, UnknownStudentError
+from domain.errors import StudentErasedError
 from domain.facts import LearningFact
 from domain.mastery import (
     PREDICTION_WINDOW,
@@ -33,7 +33,7 @@ from domain.mastery import (
     mastery_from_document,
     predict,
 )
-from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
+from domain.student_mastery import fact_of, student_aggregate_id
 from projections.student_events import Replay, StudentEvents
 from projections.view import PROJECTION_NAME, MasteryView, StudentKey
 
@@ -232,21 +232,6 @@ class StudentQueries:
             raise StudentErasedError(student_aggregate_id(key.tenant_id, key.student_id))
 
     # --- the event store ----------------------------------------------------------------------
-
-    def events(
-        self, key: StudentKey, after: int, limit: int
-    ) -> list[StudentMastery.LearningEventRecorded]:
-        """The student's learning events in recorded order, after aggregate version ``after``
-        (the first learning event has version 2: version 1 is the enrolment)."""
-        aggregate_id = student_aggregate_id(key.tenant_id, key.student_id)
-        page = [
-            e
-            for e in self.store.events.get(aggregate_id, gt=max(after, 1), limit=limit)
-            if isinstance(e, StudentMastery.LearningEventRecorded)
-        ]
-        if not page and not list(self.store.events.get(aggregate_id, limit=1)):
-            raise UnknownStudentError(key.tenant_id, key.student_id)
-        return page
 
     def timeline(self, key: StudentKey) -> Replay:
         return self.store.replay(key.tenant_id, key.student_id, date.max)

@@ -8,23 +8,14 @@ an in-memory fake instead.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 from uuid import UUID
 
-from domain.mastery import Mastery
 from domain.student_mastery import StudentMastery
+from projections.replay import Replay
 
-
-@dataclass(frozen=True, slots=True)
-class Replay:
-    """A student's history rebuilt from the event store (``mastery replay``, the timeline)."""
-
-    tenant_id: str
-    student_id: str
-    rows: list[tuple[StudentMastery.LearningEventRecorded, Mastery]]  # in learning-time order
-    mastery: Mastery | None  # as of the replay date; None when no event is that old
+__all__ = ["RecordedEvents", "Replay", "StudentEvents"]  # Replay: the queries' name for it
 
 
 class RecordedEvents(Protocol):

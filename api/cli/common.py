@@ -39,6 +39,21 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def print_unwrapped(text: str) -> None:
+    """``text`` as it is: no wrapping (URLs and tokens are copied whole), no colouring."""
+    console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+
+def base_url(host: str, port: int) -> str:
+    return f"http://{host}:{port}"
+
+
+def dashboard_link(base: str, token: str) -> str:
+    """The dashboard signed in by the link itself (SPEC §11): the token rides in the URL
+    fragment, which browsers never send to the server."""
+    return f"{base}/dashboard/#token={token}"
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     errors.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 from api.cli import (
@@ -23,13 +26,45 @@ from api.cli import (
     token,
 )
 
+DISTRIBUTION = "mastery-engine"
+
+# Plain click help: typer's rich panels label every flag (--help included) ``<bool>`` as if it
+# took a value; click's own format shows flags as flags and keeps ``--x / --no-x`` pairs.
 app = typer.Typer(
     name="mastery",
     help="Mastery Engine: event-sourced learning mastery.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+
+
+def package_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(f"mastery {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Mastery Engine: event-sourced learning mastery."""
+
+
 app.command("migrate")(migrate.migrate)
 app.command("backfill")(backfill.backfill)
 app.command("replay")(replay.replay)

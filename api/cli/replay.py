@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.table import Table
@@ -11,18 +15,20 @@ from rich.table import Table
 from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
 from domain.errors import StudentErasedError
 from domain.identifiers import check_identifier, check_tenant
-from domain.student_mastery import StudentMastery
-from domain.timestamps import format_timestamp
+from domain.mastery import StepKey
 from infrastructure.bootstrap import Container
 from projections.compare import Difference, differences
 from projections.mastery_projection import StudentHistory, student_update
-from projections.student_events import Replay
+from projections.replay import Replay, parse_cursor, step_document
 from projections.view import StudentKey
+
+TABLE_STEPS = 50
 
 
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
+    JSONL = "jsonl"
 
 
 def replay(
@@ -31,14 +37,37 @@ def replay(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Replay up to this UTC date (YYYY-MM-DD).")
     ] = None,
-    output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    output: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="table (a page of steps), json (one document, streamed), "
+            "or jsonl (one step per line: for big histories).",
+        ),
+    ] = Format.TABLE,
+    after: Annotated[
+        str | None,
+        typer.Option(help="Start after this step: the `next` cursor of a previous page."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"At most this many steps (default: all for json/jsonl; the table shows the "
+            f"last {TABLE_STEPS} unless --after is given).",
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Each step carries the whole mastery document.")
+    ] = False,
     check: Annotated[
         bool, typer.Option("--check", help="Compare the replay with the Redis read models.")
     ] = False,
 ) -> None:
-    """Rebuild a student's history from the event store: mastery after each event."""
+    """Rebuild a student's history from the event store: what each event changed."""
     _check_ids(student, tenant)
     day = _parse_date(as_of) if as_of else datetime.now(UTC).date()
+    start = _parse_cursor(after) if after else None
     with container(redis=check) as built:
         try:
             history = built.application.replay(tenant, student, day)
@@ -51,63 +80,101 @@ def replay(
     if found is not None:
         _report_check(found, tenant, student)
         return
-    if output is Format.JSON:
-        console.print_json(json.dumps(replay_document(history, day)))
+    if output is Format.TABLE:
+        if start is None and limit is None:
+            start, limit = history.key_before(TABLE_STEPS), TABLE_STEPS
+        _print_table(history, start, limit or TABLE_STEPS)
+        return
+    steps = Page(history, start, limit, full)
+    if output is Format.JSONL:
+        write_lines(steps)
     else:
-        _print_table(history, day)
+        write_document(history, steps, sys.stdout)
 
 
-def replay_document(history: Replay, as_of: date) -> dict[str, Any]:
-    return {
-        "tenant_id": history.tenant_id,
-        "student_id": history.student_id,
-        "as_of": as_of.isoformat(),
-        "events": [
-            {
-                "event_id": event.event_id,
-                "timestamp": format_timestamp(event.occurred_at),
-                "component": _component(event),
-                "topic": event.topic,
-                "mastery": mastery.to_document(with_topics=False),
-            }
-            for event, mastery in history.rows
-        ],
-        "mastery": history.mastery.to_document() if history.mastery else None,
-    }
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The steps a command asked for, streamed: ``next`` is known once they are read."""
+
+    history: Replay
+    after: StepKey | None
+    limit: int | None
+    full: bool
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        steps = self.history.steps(after=self.after, full=self.full)
+        for event, step in itertools.islice(steps, self.limit):
+            yield step_document(event, step)
+
+    def next_cursor(self, last: dict[str, Any] | None) -> str | None:
+        """The cursor after ``last``, the page's last step, if steps remain after it."""
+        return None if last is None else self.history.cursor_after(last["step"])
 
 
-def _print_table(history: Replay, as_of: date) -> None:
-    table = Table(title=f"{history.tenant_id}/{history.student_id} replayed as of {as_of}")
-    for column in ("timestamp", "event_id", "component", "topic"):
-        table.add_column(column)
-    for column in ("completion", "quiz", "quality", "consistency", "mastery"):
+def write_lines(page: Page) -> None:
+    for document in page.documents():
+        sys.stdout.write(json.dumps(document, separators=(",", ":")) + "\n")
+
+
+def write_document(history: Replay, page: Page, out: TextIO) -> None:
+    """One JSON document, written a step at a time: memory stays bounded by one step."""
+    final = history.mastery()
+    head = {"tenant_id": history.tenant_id, "student_id": history.student_id}
+    head["as_of"] = history.as_of.isoformat()
+    out.write(json.dumps(head)[:-1] + ', "steps": [')
+    last = None
+    for number, document in enumerate(page.documents()):
+        out.write(("\n" if number == 0 else ",\n") + json.dumps(document))
+        last = document
+    out.write('\n], "next": ' + json.dumps(page.next_cursor(last)))
+    out.write(', "step_count": ' + json.dumps(len(history.events)))
+    out.write(', "mastery": ' + json.dumps(final.to_document() if final else None) + "}\n")
+
+
+def _print_table(history: Replay, after: StepKey | None, limit: int) -> None:
+    table = Table(title=f"{history.tenant_id}/{history.student_id} replayed as of {history.as_of}")
+    for column in ("step", "timestamp", "event_id", "component", "topic"):
+        table.add_column(column, justify="right" if column == "step" else "left")
+    for column in ("topic score", "mastery"):
         table.add_column(column, justify="right")
     table.add_column("level")
-    for event, mastery in history.rows:
-        doc = mastery.to_document(with_topics=False)
-        components = doc["components"]
+    page = Page(history, after, limit, full=False)
+    first = last = None
+    for document in page.documents():
+        first = first or document
+        change = document["level_change"]
         table.add_row(
-            format_timestamp(event.occurred_at),
-            event.event_id,
-            _component(event),
-            event.topic,
-            *(f"{components[c]:.3f}" for c in ("completion", "quiz", "quality", "consistency")),
-            f"{doc['mastery_score']:.3f}",
-            doc["level"],
+            str(document["step"]),
+            document["timestamp"],
+            document["event_id"],
+            document["component"],
+            document["topic"],
+            f"{document['topic_score']:.3f}",
+            f"{document['mastery_score']:.3f}",
+            f"{change['from']} -> {change['to']}" if change else document["level"],
         )
+        last = document
     console.print(table)
-    if history.mastery is None:
-        console.print(f"no events on or before {as_of}")
+    _print_summary(history, page, first, last)
+
+
+def _print_summary(
+    history: Replay, page: Page, first: dict[str, Any] | None, last: dict[str, Any] | None
+) -> None:
+    final = history.mastery()
+    if final is None:
+        console.print(f"no events on or before {history.as_of}")
         return
-    final = history.mastery.to_document()
+    shown = f"steps {first['step']}-{last['step']}" if first and last else "no step"
+    console.print(f"{len(history.events)} steps; shown: {shown}", highlight=False)
+    cursor = page.next_cursor(last)
+    if cursor is not None:
+        console.print(f"next page: --after {cursor}", soft_wrap=True, highlight=False)
+    document = final.to_document(with_topics=False)
     console.print(
-        f"mastery as of {as_of}: [bold]{final['mastery_score']:.3f}[/] ({final['level']}), "
-        f"{final['event_count']} events"
+        f"mastery as of {history.as_of}: [bold]{document['mastery_score']:.3f}[/] "
+        f"({document['level']}), {document['event_count']} events"
     )
-
-
-def _component(event: StudentMastery.LearningEventRecorded) -> str:
-    return event.component.value
 
 
 def _check_ids(student: str, tenant: str) -> None:
@@ -116,6 +183,15 @@ def _check_ids(student: str, tenant: str) -> None:
         check_tenant(tenant)
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+
+
+def _parse_cursor(value: str) -> StepKey:
+    try:
+        return parse_cursor(value)
+    except ValueError:
+        raise fail(
+            f"--after must be the `next` cursor of a previous page, got {value!r}", EXIT_USAGE
+        ) from None
 
 
 def _parse_date(value: str) -> date:

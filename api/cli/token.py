@@ -11,10 +11,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from api.cli.common import (
     EXIT_USAGE,
+    base_url,
     command_settings,
-    console,
+    dashboard_link,
     fail,
     os_error,
+    print_unwrapped,
     readable_file,
     reported_errors,
 )
@@ -42,6 +44,14 @@ def token(
             help="PEM private key for RS256/ES256; default: HS256 with MASTERY_JWT_SECRET.",
         ),
     ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard-link",
+            help="Print a link that opens the dashboard signed in with the token, on "
+            "MASTERY_HTTP_HOST and MASTERY_HTTP_PORT.",
+        ),
+    ] = False,
 ) -> None:
     """Mint a JWT for local use (signed with MASTERY_JWT_SECRET, or --private-key)."""
     with reported_errors():
@@ -62,7 +72,9 @@ def token(
             )
         except InvalidTokenError as exc:
             raise fail(str(exc), EXIT_USAGE) from None
-    console.print(minted, soft_wrap=True, highlight=False)
+    if dashboard:
+        minted = dashboard_link(base_url(settings.http_host, settings.http_port), minted)
+    print_unwrapped(minted)
 
 
 def _signing_key(settings: Settings, private_key: Path | None) -> tuple[Any, str]:

@@ -2,7 +2,10 @@
 
 The body is one event or ``{"events": [...]}`` (at most 1,000 events, 1 MiB). Each event gets
 its own outcome; the response carries the event store position after the write, to be passed
-as ``min_position`` to a read. A single event answers 201 (recorded), 200 (duplicate),
+as ``min_position`` to a read. When nothing new was written but an event was a duplicate, the
+position is the store's head: the original was recorded at or before it, so a read waiting for
+it reflects the event (looking up each original's own position would cost a query per
+duplicate for no better read). A single event answers 201 (recorded), 200 (duplicate),
 409 (conflict) or 422 (rejected); a batch answers 200 with every outcome. An event's tenant
 must be the token's: an event without ``tenant_id`` is taken as the token's tenant, one naming
 another tenant is rejected.
@@ -24,7 +27,7 @@ from api.http.problems import ProblemError, invalid
 from api.http.services import Services, services_of
 from infrastructure.auth.policy import Principal, may_ingest
 from infrastructure.ingest.contract import FieldError, InvalidEvent, parse_json
-from infrastructure.ingest.service import IngestReport
+from infrastructure.ingest.service import IngestReport, RefusedInput
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS = 1000
@@ -40,7 +43,7 @@ async def post_events(request: Request) -> Response:
         body = await _read_body(request)
         single, items = _events_of(body)
         scoped = [_in_tenant(item, principal) for item in items]
-        report = await run_in_threadpool(services.ingest.ingest, scoped)
+        report = await run_in_threadpool(_ingest, services, scoped)
         return _answer(services, report, single)
     except Exception as exc:
         return problem_for(request, exc)
@@ -88,11 +91,21 @@ def _in_tenant(item: Any, principal: Principal) -> Any:
         return item
     tenant = item.get("tenant_id", principal.tenant_id)
     if tenant != principal.tenant_id:
-        return InvalidEvent(
-            "forbidden_tenant",
-            [FieldError("tenant_id", "must be the token's tenant", "forbidden_tenant")],
+        return RefusedInput(
+            item,
+            InvalidEvent(
+                "forbidden_tenant",
+                [FieldError("tenant_id", "must be the token's tenant", "forbidden_tenant")],
+            ),
         )
     return {**item, "tenant_id": tenant}
+
+
+def _ingest(services: Services, items: list[Any]) -> IngestReport:
+    report = services.ingest.ingest(items)
+    if report.position is None and report.has_duplicates:
+        report.position = services.application.head()
+    return report
 
 
 def _answer(services: Services, report: IngestReport, single: bool) -> Response:

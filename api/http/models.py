@@ -10,8 +10,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from domain.mastery import Mastery, Prediction
-from domain.student_mastery import StudentMastery
-from domain.timestamps import format_timestamp
 
 Level = Literal["beginner", "developing", "competent", "proficient", "expert"]
 MAX_WAIT_MS = 5000
@@ -89,13 +87,6 @@ class HistoryQuery(_Model):
 class PredictionQuery(_Model):
     days: int = Field(7, ge=1, le=90, description="Horizon in days.")
     as_of: IsoDate | None = Field(None, description="UTC date; default today (UTC).")
-
-
-class EventsQuery(_Model):
-    after: int = Field(
-        0, ge=0, le=2**62, description="Cursor: the `version` of the last event seen."
-    )
-    limit: int = Field(100, ge=1, le=1000)
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -223,59 +214,6 @@ class RecommendationsOut(_Model):
     learning_path: list[str]
 
 
-class EventOut(_Model):
-    version: int = Field(description="Position in the student's own history; the paging cursor.")
-    event_id: str
-    timestamp: str
-    tenant_id: str
-    student_id: str
-    class_id: str | None
-    component: str
-    topic: str
-    data: dict[str, Any]
-    metadata: dict[str, Any] | None
-
-    @classmethod
-    def of(
-        cls, event: StudentMastery.LearningEventRecorded, tenant_id: str, student_id: str
-    ) -> EventOut:
-        return cls(
-            version=event.originator_version,
-            event_id=event.event_id,
-            timestamp=format_timestamp(event.occurred_at),
-            tenant_id=tenant_id,
-            student_id=student_id,
-            class_id=event.class_id,
-            component=event.component.value,
-            topic=event.topic,
-            data=event.data,
-            metadata=event.metadata,
-        )
-
-
-class EventsOut(_Model):
-    tenant_id: str
-    student_id: str
-    events: list[EventOut]
-    next_after: int | None = Field(
-        description="Pass as `after` for the next page; null at the end."
-    )
-
-
-class TimelineStep(_Model):
-    event_id: str
-    timestamp: str
-    component: str
-    topic: str
-    mastery: SnapshotOut
-
-
-class TimelineOut(_Model):
-    tenant_id: str
-    student_id: str
-    steps: list[TimelineStep]
-
-
 class RosterStudentOut(_Model):
     student_id: str
     mastery_score: float
@@ -335,7 +273,11 @@ class OutcomeOut(_Model):
 class IngestOut(_Model):
     outcomes: list[OutcomeOut]
     counts: dict[str, int]
-    position: int | None = Field(description="Event store position after the write.")
+    position: int | None = Field(
+        description="Event store position after the write; the store's head when nothing was "
+        "written but an event was a duplicate (its original is at or before it); null when "
+        "nothing was written and no event was a duplicate."
+    )
 
 
 class ExportedEvent(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.http import directory_models as d
+from api.http import event_pages as pages
 from api.http import event_schema
 from api.http import models as m
 from api.http.problems import TITLES
@@ -84,9 +85,19 @@ OPERATIONS = (
         m.RecommendationsOut,
     ),
     Operation(
-        "get", f"{STUDENT}/events", "The student's raw events, paged", m.EventsOut, m.EventsQuery
+        "get",
+        f"{STUDENT}/events",
+        "The student's raw events in learning-time order, paged",
+        pages.EventsOut,
+        pages.EventsQuery,
     ),
-    Operation("get", f"{STUDENT}/timeline", "Mastery after each event, replayed", m.TimelineOut),
+    Operation(
+        "get",
+        f"{STUDENT}/timeline",
+        "What each event changed, replayed in learning-time order, paged",
+        pages.TimelineOut,
+        pages.TimelineQuery,
+    ),
     Operation(
         "get",
         "/v1/students",

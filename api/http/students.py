@@ -10,12 +10,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.http.directory_models import StudentsOut, StudentsQuery
+from api.http.event_pages import EventOut, EventsOut, EventsQuery, TimelineOut, TimelineQuery
 from api.http.guard import directory_route, student_route
 from api.http.models import (
     ErasureOut,
-    EventOut,
-    EventsOut,
-    EventsQuery,
     HistoryOut,
     HistoryQuery,
     MasteryOut,
@@ -26,13 +24,10 @@ from api.http.models import (
     SnapshotOut,
     StudentPredictionOut,
     SubjectExportOut,
-    TimelineOut,
-    TimelineStep,
     TopicsOut,
 )
 from api.http.problems import invalid
 from api.http.services import Services
-from domain.timestamps import format_timestamp
 from infrastructure.auth.policy import Role
 from infrastructure.compliance.erasure import erase_student
 from infrastructure.compliance.exports import subject_document
@@ -166,30 +161,26 @@ def recommendations(services: Services, key: StudentKey, _: NoQuery) -> Recommen
 
 
 def events(services: Services, key: StudentKey, query: EventsQuery) -> EventsOut:
-    page = services.queries.events(key, query.after, query.limit)
+    page, following = services.queries.timeline(key).events_after(query.after_key, query.limit)
     return EventsOut(
         tenant_id=key.tenant_id,
         student_id=key.student_id,
         events=[EventOut.of(e, key.tenant_id, key.student_id) for e in page],
-        next_after=page[-1].originator_version if len(page) == query.limit else None,
+        next=following,
     )
 
 
-def timeline(services: Services, key: StudentKey, _: NoQuery) -> TimelineOut:
+def timeline(services: Services, key: StudentKey, query: TimelineQuery) -> TimelineOut:
     replay = services.queries.timeline(key)
-    return TimelineOut(
-        tenant_id=key.tenant_id,
-        student_id=key.student_id,
-        steps=[
-            TimelineStep(
-                event_id=event.event_id,
-                timestamp=format_timestamp(event.occurred_at),
-                component=event.component.value,
-                topic=event.topic,
-                mastery=SnapshotOut.of(after),
-            )
-            for event, after in replay.rows
-        ],
+    steps, following = replay.timeline_page(query.after_key, query.limit, full=query.full)
+    return TimelineOut.model_validate(
+        {
+            "tenant_id": key.tenant_id,
+            "student_id": key.student_id,
+            "step_count": len(replay.events),
+            "steps": steps,
+            "next": following,
+        }
     )
 
 
@@ -255,5 +246,5 @@ routes: list[Route] = [
     student_route(f"{STUDENT}/prediction", "read_prediction", PredictionQuery, prediction),
     student_route(f"{STUDENT}/recommendations", "read_recommendations", NoQuery, recommendations),
     student_route(f"{STUDENT}/events", "read_events", EventsQuery, events),
-    student_route(f"{STUDENT}/timeline", "read_timeline", NoQuery, timeline),
+    student_route(f"{STUDENT}/timeline", "read_timeline", TimelineQuery, timeline),
 ]

@@ -32,7 +32,17 @@ from domain.mastery.rules import (
     WEIGHTS,
     level_for,
 )
-from domain.mastery.snapshots import DailySnapshots, daily_masteries, mastery_as_of, timeline
+from domain.mastery.snapshots import (
+    DailySnapshots,
+    Replayer,
+    Step,
+    StepKey,
+    daily_masteries,
+    mastery_as_of,
+    replay_steps,
+    step_key,
+    timeline,
+)
 from domain.mastery.values import (
     DOCUMENT_VERSION,
     ComponentCounts,
@@ -59,6 +69,9 @@ __all__ = [
     "OutdatedDocumentError",
     "Prediction",
     "Recommendation",
+    "Replayer",
+    "Step",
+    "StepKey",
     "TopicMastery",
     "carried_forward",
     "daily_masteries",
@@ -66,5 +79,7 @@ __all__ = [
     "mastery_as_of",
     "mastery_from_document",
     "predict",
+    "replay_steps",
+    "step_key",
     "timeline",
 ]

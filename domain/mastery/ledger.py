@@ -22,7 +22,7 @@ from domain.mastery.rules import level_for
 from domain.mastery.samples import CompletionSample, QualitySample, keep_latest
 from domain.mastery.scoring import EvidencePart
 from domain.mastery.topic_ledger import TopicLedger
-from domain.mastery.values import EvidenceCounts, Mastery
+from domain.mastery.values import EvidenceCounts, Mastery, TopicMastery
 
 # 2: topics include activity-marker-only topics and keep event counts per component.
 _STATE_VERSION = 2
@@ -185,11 +185,7 @@ class MasteryLedger:
 
     def mastery(self, as_of: date) -> Mastery:
         """Mastery as of ``as_of``, which must not precede the latest fact's date."""
-        latest = self._activity.latest
-        if latest is not None and as_of < latest:
-            raise ValueError(
-                f"as_of {as_of.isoformat()} precedes the latest fact's date {latest.isoformat()}"
-            )
+        self._check_as_of(as_of)
         evidence = self._evidence_part()
         consistency = self._activity.consistency(as_of)
         components = evidence.scores(consistency)
@@ -214,6 +210,25 @@ class MasteryLedger:
             recommendations=recommendations(components, topics),
             learning_path=learning_path(components),
         )
+
+    def score(self, as_of: date) -> float:
+        """The overall score as of ``as_of`` alone, equal to ``mastery(as_of).score``: a replay
+        step needs it after every fact, without the topics and recommendations ``mastery``
+        builds for each of them (which would make a replay cost events x topics)."""
+        self._check_as_of(as_of)
+        return self._evidence_part().score(self._activity.consistency(as_of))
+
+    def topic_mastery(self, topic: str, as_of: date) -> TopicMastery:
+        """One topic's mastery as of ``as_of``, equal to ``mastery(as_of).topics[topic]``."""
+        self._check_as_of(as_of)
+        return self._topics[topic].mastery(self._activity.consistency(as_of))
+
+    def _check_as_of(self, as_of: date) -> None:
+        latest = self._activity.latest
+        if latest is not None and as_of < latest:
+            raise ValueError(
+                f"as_of {as_of.isoformat()} precedes the latest fact's date {latest.isoformat()}"
+            )
 
     def _quality_mean(self) -> Ratio:
         if self._quality_memo is None:

@@ -8,12 +8,14 @@ pass them in any order and with repeats.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from domain.facts import LearningFact
 from domain.mastery.ledger import MasteryLedger, utc
-from domain.mastery.values import Mastery
+from domain.mastery.rules import level_for
+from domain.mastery.values import Mastery, TopicMastery
 
 
 def mastery_as_of(facts: Iterable[LearningFact], as_of: date) -> Mastery:
@@ -75,14 +77,115 @@ class DailySnapshots:
         return snapshots
 
 
-def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:
-    """Replay: each fact in (occurred_at, event_id) order with the mastery just after it."""
-    ledger = MasteryLedger.empty()
-    steps: list[tuple[LearningFact, Mastery]] = []
+StepKey = tuple[datetime, str]
+"""Where a fact stands in a replay: its UTC time, then its event id (a paging cursor)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one fact changed in a replay: the scores just after it, as of the fact's date.
+
+    ``mastery`` (the whole document's worth) is computed only when asked for: it costs a
+    topic mastery and a recommendation check per topic, for every step.
+    """
+
+    number: int  # 1-based, in (UTC time, event id) order
+    fact: LearningFact
+    score: float
+    level: str
+    previous_level: str | None  # the level after the step before; None for the first step
+    topic: TopicMastery  # the touched topic's mastery after the fact
+    mastery: Mastery | None = None
+
+    @property
+    def key(self) -> StepKey:
+        return step_key(self.fact)
+
+    @property
+    def level_changed(self) -> bool:
+        return self.previous_level is not None and self.previous_level != self.level
+
+
+class Replayer:
+    """The steps of facts given one at a time in (UTC time, event id) order, resumable: a
+    replay kept between requests takes a student's new facts without replaying the old ones.
+
+    One ledger takes each fact once, and a step reads only the overall and the touched topic's
+    scores, so a replay costs O(facts), not O(facts x topics) (``full`` steps aside).
+    """
+
+    __slots__ = ("_last", "_ledger", "_level", "number")
+
+    def __init__(self) -> None:
+        self._ledger = MasteryLedger.empty()
+        self._last: LearningFact | None = None
+        self._level: str | None = None  # the level after ``_last``, once computed
+        self.number = 0  # facts taken so far
+
+    def copy(self) -> Replayer:
+        """An independent replayer in the same state."""
+        twin = Replayer()
+        twin._ledger = self._ledger.copy()
+        twin._last, twin._level, twin.number = self._last, self._level, self.number
+        return twin
+
+    def skip(self, fact: LearningFact) -> None:
+        """Take a fact without scoring it (a fact before a paging cursor)."""
+        self._check_order(fact)
+        self._ledger.add(fact)
+        self._last, self._level = fact, None
+        self.number += 1
+
+    def step(self, fact: LearningFact, *, full: bool = False) -> Step:
+        """Take a fact: what it changed."""
+        self._check_order(fact)
+        if self._last is not None and self._level is None:
+            self._level = level_for(self._ledger.score(_utc_day(self._last)))
+        previous_level = self._level
+        self._ledger.add(fact)
+        day = _utc_day(fact)
+        score = self._ledger.score(day)
+        self._last, self._level = fact, level_for(score)
+        self.number += 1
+        return Step(
+            self.number,
+            fact,
+            score,
+            self._level,
+            previous_level,
+            self._ledger.topic_mastery(fact.topic, day),
+            self._ledger.mastery(day) if full else None,
+        )
+
+    def _check_order(self, fact: LearningFact) -> None:
+        if self._last is not None and step_key(fact) <= step_key(self._last):
+            raise ValueError(f"fact {fact.event_id} does not come after {self._last.event_id}")
+
+
+def replay_steps(
+    facts: Iterable[LearningFact], *, after: StepKey | None = None, full: bool = False
+) -> Iterator[Step]:
+    """Replay, lazily: each fact in (UTC time, event id) order with what it changed, for the
+    facts after ``after`` (the earlier ones are taken without computing anything for them)."""
+    replayer = Replayer()
     for fact in _in_order(facts):
-        ledger.add(fact)
-        steps.append((fact, ledger.mastery(_utc_day(fact))))
+        if after is not None and step_key(fact) <= after:
+            replayer.skip(fact)
+        else:
+            yield replayer.step(fact, full=full)
+
+
+def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:
+    """Replay: each fact in (occurred_at, event_id) order with the whole mastery just after it."""
+    steps: list[tuple[LearningFact, Mastery]] = []
+    for step in replay_steps(facts, full=True):
+        assert step.mastery is not None  # asked for
+        steps.append((step.fact, step.mastery))
     return steps
+
+
+def step_key(fact: LearningFact) -> StepKey:
+    return (utc(fact.occurred_at), fact.event_id)
 
 
 def _unique(facts: Iterable[LearningFact]) -> list[LearningFact]:
@@ -98,4 +201,4 @@ def _utc_day(fact: LearningFact) -> date:
 
 
 def _in_order(facts: Iterable[LearningFact]) -> list[LearningFact]:
-    return sorted(_unique(facts), key=lambda f: (utc(f.occurred_at), f.event_id))
+    return sorted(_unique(facts), key=step_key)

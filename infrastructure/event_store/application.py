@@ -23,15 +23,19 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from domain.errors import UnknownStudentError
-from domain.mastery import MasteryLedger, mastery_as_of, timeline
-from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
+from domain.mastery import MasteryLedger
+from domain.student_mastery import StudentMastery, student_aggregate_id
 from infrastructure.event_store.batch_writer import BatchWritingApplication
 from infrastructure.event_store.cipher_mapper import StudentCipherMapper
 from infrastructure.event_store.keys import KeyRing, MasterKey
 from infrastructure.event_store.recorder import IdempotentApplicationRecorder
+from infrastructure.event_store.replay_cache import ReplayCache
 from infrastructure.event_store.transcoder import EventJSONTranscoder
 from infrastructure.settings import Settings, database_parts
-from projections.student_events import Replay
+from projections.replay import Replay
+
+REPLAY_CACHE_EVENTS = 20_000
+"""Events of the replays kept between requests, all students together (a few KiB each)."""
 
 
 class MastersLedgerAsState(Transcoding):
@@ -50,6 +54,7 @@ class MasteryApplication(BatchWritingApplication):
     name = "Mastery"
 
     def __init__(self, settings: Settings) -> None:
+        self._replays = ReplayCache(REPLAY_CACHE_EVENTS)
         super().__init__(
             keyring=keyring_for(settings),
             snapshot_interval=settings.snapshot_interval,
@@ -110,11 +115,39 @@ class MasteryApplication(BatchWritingApplication):
             raise UnknownStudentError(tenant_id, student_id)
 
     def replay(self, tenant_id: str, student_id: str, as_of: date) -> Replay:
-        """The student's history rebuilt from the event store, up to ``as_of``."""
-        recorded = {e.event_id: e for e in self.learning_events(tenant_id, student_id)}
-        facts = [fact_of(e) for e in recorded.values() if e.occurred_at.date() <= as_of]
-        rows = [(recorded[fact.event_id], mastery) for fact, mastery in timeline(facts)]
-        return Replay(tenant_id, student_id, rows, mastery_as_of(facts, as_of) if facts else None)
+        """The student's history rebuilt from the event store, up to ``as_of``: its events in
+        learning-time order, their steps computed as the caller reads them.
+
+        Kept between calls (``ReplayCache``): answered again while the student's latest
+        version is unchanged, else brought up to date with the events recorded since (read
+        alone). Reading the latest version decrypts that event, so an erased student fails
+        here as on a first read."""
+        aggregate_id = student_aggregate_id(tenant_id, student_id)
+        latest = list(self.events.get(aggregate_id, desc=True, limit=1))
+        if not latest:
+            raise UnknownStudentError(tenant_id, student_id)
+        version = latest[0].originator_version
+        kept = self._replays.get((aggregate_id, as_of))
+        replay = None if kept is None else self._brought_up_to_date(aggregate_id, *kept, version)
+        if replay is None:
+            recorded = self.learning_events(tenant_id, student_id)
+            replay = Replay.of(tenant_id, student_id, as_of, recorded)
+        self._replays.put((aggregate_id, as_of), version, replay)
+        return replay
+
+    def _brought_up_to_date(
+        self, aggregate_id: UUID, kept_version: int, kept: Replay, version: int
+    ) -> Replay | None:
+        """``kept`` with the events recorded after ``kept_version`` up to ``version``; None if
+        the store went back (a repair renumbered versions): replayed again then."""
+        if kept_version == version:
+            return kept
+        if kept_version > version:
+            return None
+        recorded = self.events.get(aggregate_id, gt=kept_version, lte=version)
+        return kept.extended(
+            e for e in recorded if isinstance(e, StudentMastery.LearningEventRecorded)
+        )
 
 
 def keyring_for(settings: Settings) -> KeyRing | None:

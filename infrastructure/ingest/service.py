@@ -48,6 +48,15 @@ class Outcome:
         return body
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedInput:
+    """An input its entry point refused before validation (another tenant's event, say), kept
+    whole so that its outcome still names the ``event_id`` it had."""
+
+    item: object
+    reason: InvalidEvent
+
+
 @dataclass(slots=True)
 class IngestReport:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -56,6 +65,10 @@ class IngestReport:
     @property
     def counts(self) -> Counter[str]:
         return Counter(outcome.status.value for outcome in self.outcomes)
+
+    @property
+    def has_duplicates(self) -> bool:
+        return any(outcome.status is Status.DUPLICATE for outcome in self.outcomes)
 
 
 class IngestService:
@@ -71,7 +84,8 @@ class IngestService:
         self.clock = clock
 
     def ingest(self, items: Sequence[object]) -> IngestReport:
-        """One outcome per item; an item is a parsed JSON value or an ``InvalidEvent``."""
+        """One outcome per item; an item is a parsed JSON value, an ``InvalidEvent`` or a
+        ``RefusedInput``."""
         report = IngestReport()
         for start in range(0, len(items), self.batch_size):
             self.record(self.validate(items[start : start + self.batch_size]), report)
@@ -82,6 +96,9 @@ class IngestService:
         now = self.clock()
         batch = ValidatedBatch()
         for item in items:
+            if isinstance(item, RefusedInput):
+                batch.outcomes.append(_rejected(item.item, item.reason))
+                continue
             try:
                 if isinstance(item, InvalidEvent):
                     raise item

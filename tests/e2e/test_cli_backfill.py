@@ -131,7 +131,7 @@ def test_csv_backfill_records_rows_and_rejects_bad_cells(database_url: str, tmp_
     )
     assert replay.returncode == 0, replay.stderr
     document = json.loads(replay.stdout)
-    assert [e["event_id"] for e in document["events"]] == ["c1", "c2"]
+    assert [e["event_id"] for e in document["steps"]] == ["c1", "c2"]
     assert document["mastery"]["components"]["quiz"] == 0.81
 
 

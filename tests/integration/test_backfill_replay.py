@@ -39,10 +39,11 @@ def test_backfill_then_replay_matches_the_pure_formula(
         for tenant, student in sample:
             replay = built.application.replay(tenant, student, AS_OF)
             pure = timeline(expected[(tenant, student)])
-            assert [(e.event_id, m) for e, m in replay.rows] == [(f.event_id, m) for f, m in pure]
-            assert replay.mastery == mastery_as_of(expected[(tenant, student)], AS_OF)
+            replayed = [(e.event_id, s.mastery) for e, s in replay.steps(full=True)]
+            assert replayed == [(f.event_id, m) for f, m in pure]
+            assert replay.mastery() == mastery_as_of(expected[(tenant, student)], AS_OF)
             aggregate = built.application.student(tenant, student)
-            assert aggregate.mastery(AS_OF) == replay.mastery
+            assert aggregate.mastery(AS_OF) == replay.mastery()
 
         again = backfill_file(built.ingest, source)
         assert again.counts == {"duplicate": 50_000}
@@ -66,7 +67,7 @@ def test_shuffled_file_in_a_fresh_tenant_replays_identically(
         for student in students[:10]:
             ordered = built.application.replay("bulk", student, AS_OF)
             disordered = built.application.replay("bulk-shuffled", student, AS_OF)
-            assert [(e.event_id, m) for e, m in ordered.rows] == [
-                (e.event_id, m) for e, m in disordered.rows
+            assert [(e.event_id, s) for e, s in ordered.steps(full=True)] == [
+                (e.event_id, s) for e, s in disordered.steps(full=True)
             ]
-            assert ordered.mastery == disordered.mastery
+            assert ordered.mastery() == disordered.mastery()

@@ -12,9 +12,8 @@ from uuid import UUID
 
 from domain.errors import StudentErasedError, UnknownStudentError
 from domain.facts import Component
-from domain.mastery import mastery_as_of, timeline
-from domain.student_mastery import StudentMastery, fact_of, student_aggregate_id
-from projections.student_events import Replay
+from domain.student_mastery import StudentMastery, student_aggregate_id
+from projections.replay import Replay
 from projections.view import StudentKey
 
 DATA: dict[Component, dict[str, Any]] = {
@@ -107,7 +106,4 @@ class InMemoryStudentEvents:
         return (e for e in stream if isinstance(e, StudentMastery.LearningEventRecorded))
 
     def replay(self, tenant_id: str, student_id: str, as_of: date) -> Replay:
-        recorded = {e.event_id: e for e in self.learning_events(tenant_id, student_id)}
-        facts = [fact_of(e) for e in recorded.values() if e.occurred_at.date() <= as_of]
-        rows = [(recorded[fact.event_id], mastery) for fact, mastery in timeline(facts)]
-        return Replay(tenant_id, student_id, rows, mastery_as_of(facts, as_of) if facts else None)
+        return Replay.of(tenant_id, student_id, as_of, self.learning_events(tenant_id, student_id))

@@ -192,7 +192,7 @@ READS: dict[str, Callable[[StudentQueries], object]] = {
     "latest": lambda q: q.latest(NOBODY),
     "history": lambda q: q.history(NOBODY, day(1), TODAY),
     "prediction": lambda q: q.prediction(NOBODY, TODAY, 7),
-    "events": lambda q: q.events(NOBODY, 0, 10),
+    "timeline": lambda q: q.timeline(NOBODY),
 }
 
 
@@ -316,25 +316,13 @@ def test_from_current_answers_only_from_the_document_date_on() -> None:
     assert read.mastery.to_document() == students.expected(ALICE, TODAY)
 
 
-def test_events_are_paged_by_aggregate_version_after_the_enrolment() -> None:
-    students = cohort()
-
-    def page(after: int, limit: int) -> list[str]:
-        return [e.event_id for e in students.queries.events(ALICE, after, limit)]
-
-    assert page(0, 2) == ["a1", "a2"]
-    assert page(1, 2) == ["a1", "a2"]
-    assert page(3, 10) == ["a3", "a4"]
-    assert page(5, 10) == []
-
-
 def test_the_timeline_is_the_store_replay_of_every_date() -> None:
     students = cohort()
 
     timeline = students.queries.timeline(ALICE)
 
     assert timeline == students.store.replay("t-one", "alice", date.max)
-    assert [event.event_id for event, _ in timeline.rows] == ["a1", "a2", "a3", "a4"]
+    assert [event.event_id for event, _ in timeline.steps()] == ["a1", "a2", "a3", "a4"]
 
 
 def test_waiting_for_a_position_reports_whether_the_view_reached_it() -> None:

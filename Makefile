@@ -1,10 +1,15 @@
-# Everything the project needs is installed by these targets into .venv: only Python is required.
+# Everything the project needs is installed by these targets into .venv: only Python is required
+# (and, for the dashboard's files and browser tests, Debian's nodejs, npm and chromium, which
+# these targets install with apt-get when they are missing).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint unit bench clean
+DASHBOARD := api/http/dashboard
+VENDOR := $(DASHBOARD)/vendor
+
+.PHONY: install demo test lint unit bench clean dashboard chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[embedded,dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) dashboard
+
+# The dashboard's chart library (uPlot) and its tests' accessibility checker (axe-core), pinned
+# by package-lock.json; uPlot's ES module and CSS are copied into vendor/, never edited by hand.
+dashboard: $(VENDOR)/uPlot.esm.js
+
+$(VENDOR)/uPlot.esm.js: $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	npm ci --prefix $(DASHBOARD) --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp $(DASHBOARD)/node_modules/uplot/dist/uPlot.esm.js $(DASHBOARD)/node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+
+# The browser the dashboard's tests drive (Playwright for Python, Debian's chromium).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 demo: install
 	$(BIN)/mastery demo
@@ -24,18 +43,21 @@ lint: install
 
 # A private temporary folder: pytest prunes old ones under the shared default, and a
 # concurrent run could delete the folder an embedded PostgreSQL keeps its data in.
-test: lint
-	$(BIN)/python -m pytest --basetemp=.pytest-tmp
+test: lint chromium
+	$(BIN)/python -m pytest --basetemp=.pytest-tmp \
+		$(DASHBOARD)/node_modules $(VENDOR) tests/artifacts
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
-bench: install
+bench: install chromium
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/projection.py
 	$(BIN)/python bench/kafka.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/history.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
-	rm -rf $(VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis .pytest-tmp
+	rm -rf $(VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis .pytest-tmp \
+		$(DASHBOARD)/node_modules $(VENDOR) tests/artifacts

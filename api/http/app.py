@@ -12,6 +12,8 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from pathlib import Path
+
 import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
@@ -19,6 +21,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from api.http import classes, events, ops, students
 from api.http.guard import problem_for
@@ -34,6 +38,9 @@ from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 from projections.queries import StudentQueries
+
+# The dashboard (SPEC §11): static files, a client of /v1 like any other (docs/dashboard.md).
+DASHBOARD = Path(__file__).parent / "dashboard"
 
 
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:
@@ -75,7 +82,13 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             yield
 
     app = Starlette(
-        routes=[*events.routes, *students.routes, *classes.routes, *ops.routes],
+        routes=[
+            *events.routes,
+            *students.routes,
+            *classes.routes,
+            *ops.routes,
+            Mount("/dashboard", StaticFiles(directory=DASHBOARD, html=True), name="dashboard"),
+        ],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_problem, Exception: _unexpected},
     )

@@ -28,7 +28,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def cohort(api: Api) -> Cohort:
+def cohort(api: Api) -> Cohort:  # noqa: F811 (the imported fixture, requested by name)
     """30 students in 3 classes, four weeks of activity ending today."""
     return ingest_cohort(api, f"t-{uuid.uuid4().hex[:10]}", students=30, classes=3)
 

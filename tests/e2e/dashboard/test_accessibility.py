@@ -1,13 +1,16 @@
-"""Every view of the dashboard at desktop (1280×800) and phone (390×844) width: axe-core finds
+"""Every view of the dashboard at desktop (1280x800) and phone (390x844) width: axe-core finds
 no serious or critical violation, nothing is wider than the screen except inside a scrolling
 table, and the class and student pages are kept as screenshots (tests/artifacts/dashboard/)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.dashboard.support import (
+    ARTIFACTS,
     DESKTOP,
     PHONE,
     WAIT_MS,
@@ -21,10 +24,10 @@ VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
 @pytest.fixture(params=sorted(VIEWPORTS))
-def sized(request: pytest.FixtureRequest, browser: Browser) -> tuple[str, Page]:
+def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[str, Page]]:
     context = browser.new_context(viewport=VIEWPORTS[request.param])
-    request.addfinalizer(context.close)
-    return request.param, context.new_page()
+    yield request.param, context.new_page()
+    context.close()
 
 
 def check(page: Page, name: str) -> None:
@@ -59,6 +62,9 @@ def test_every_view_is_accessible_and_fits(
     expect(page.locator("mastery-chart canvas")).to_have_count(1)
     check(page, f"student ({size})")
     screenshot(page, f"student-{size}")
+    if size == "desktop":  # the first screen, small enough for the README (docs/dashboard.jpg)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(ARTIFACTS / "student-desktop.jpg"), type="jpeg", quality=70)
 
     page.goto(f"{api.base_url}/dashboard/#token={api.tokens.mint('admin', 'root', cohort.tenant)}")
     expect(page.locator("h1")).to_have_text("Overview")

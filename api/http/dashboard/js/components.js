@@ -38,7 +38,7 @@ class MasteryChart extends HTMLElement {
     if (this.chart) this.chart.destroy();
     const xs = snapshots.map((s) => Date.parse(`${s.as_of}T00:00:00Z`) / 1000);
     const ys = snapshots.map((s) => s.mastery_score);
-    const width = Math.max(280, Math.min(this.clientWidth || 600, 900));
+    const width = Math.max(280, Math.min(this.clientWidth || 600, 1200));
     this.chart = new uPlot(
       {
         width,
@@ -71,11 +71,15 @@ function drawBands(u) {
   const { ctx } = u;
   const { left, width } = u.bbox;
   ctx.save();
-  LEVELS.forEach(([, low, high], i) => {
+  ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
+  ctx.textAlign = "right";
+  LEVELS.forEach(([name, low, high], i) => {
     const top = u.valToPos(high, "y", true);
     const bottom = u.valToPos(low, "y", true);
     ctx.fillStyle = BAND_COLOURS[i];
     ctx.fillRect(left, top, width, bottom - top);
+    ctx.fillStyle = "#4b5563";
+    ctx.fillText(name, left + width - 4 * devicePixelRatio, bottom - 4 * devicePixelRatio);
   });
   ctx.restore();
 }

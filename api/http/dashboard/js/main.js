@@ -43,8 +43,9 @@ function signIn(message) {
     e.preventDefault();
     saveToken(view.querySelector("#token-input").value);
     if (!claims()) return signIn("That token is not valid or has expired.");
-    location.hash = home(claims());
-    route();
+    const target = home(claims());
+    if (location.hash === target) route();
+    else location.hash = target; // the hashchange routes
   });
 }
 
@@ -57,7 +58,12 @@ function problem(error) {
   view.innerHTML = html`<section class="card"><h1>Sorry</h1><p class="error" role="alert">${text}</p></section>`;
 }
 
+let shown = 0; // the latest route: an older page's late failure must not cover it
+
 async function route() {
+  const mine = ++shown;
+  delete view.dataset.rosterRendered;
+  delete view.dataset.detailsLoaded;
   const who = claims();
   if (!who) return signIn(token() ? "Your sign-in has expired. Please sign in again." : "");
   navigation(who);
@@ -76,9 +82,9 @@ async function route() {
     const heading = view.querySelector("h1");
     if (heading) document.title = `${heading.textContent} · Mastery`;
   } catch (error) {
-    problem(error);
+    if (mine === shown) problem(error);
   } finally {
-    view.removeAttribute("aria-busy");
+    if (mine === shown) view.removeAttribute("aria-busy");
   }
 }
 

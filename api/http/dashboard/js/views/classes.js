@@ -45,8 +45,6 @@ export async function showClass(view, classId) {
   view.dataset.rosterRendered = "true";
   performance.mark("roster-rendered");
   await loadDetails(view, table, students);
-  view.dataset.detailsLoaded = "true";
-  performance.mark("class-details-loaded");
 }
 
 const COLUMNS = [
@@ -121,9 +119,13 @@ class Roster {
   }
 }
 
+// Sparklines and heatmap arrive after the roster; a reader who has moved on to another page
+// meanwhile stops them (the roster's table is no longer in the document).
 async function loadDetails(view, table, students) {
   const topics = new Map();
+  const shown = view.querySelector(".roster");
   await each(students, 6, async (s) => {
+    if (!shown.isConnected) return;
     const id = encodeURIComponent(s.student_id);
     const [history, own] = await Promise.all([
       get(`/students/${id}/mastery/history`, { from: isoDaysAgo(SPARK_DAYS - 1), fill: "true" }),
@@ -134,13 +136,17 @@ async function loadDetails(view, table, students) {
     if (row) table.spark(row);
     topics.set(s.student_id, own.topics);
   });
+  if (!shown.isConnected) return;
   view.querySelector("#heatmap").innerHTML = heatmap(students, topics);
+  view.dataset.detailsLoaded = "true";
+  performance.mark("class-details-loaded");
 }
 
 function heatmap(students, topics) {
   const names = [...new Set([...topics.values()].flatMap((t) => Object.keys(t)))].sort();
   if (!names.length) return "<p>No topic evidence yet.</p>";
-  const head = names.map((n) => `<th scope="col"><span>${esc(n)}</span></th>`).join("");
+  // A topic's name may break after each dot, not inside a word, on a narrow screen.
+  const head = names.map((n) => `<th scope="col"><span>${esc(n).replace(/\./g, ".<wbr>")}</span></th>`).join("");
   const rows = students.map((s) => {
     const own = topics.get(s.student_id) || {};
     const cells = names.map((n) => {

@@ -22,7 +22,7 @@ export async function showStudent(view, studentId) {
     <div class="grid">
       <section class="card wide" aria-labelledby="chart-title">
         <h2 id="chart-title">Mastery over time</h2>
-        <p class="muted">From ${history.from} to ${history.to}; the bands are the levels.</p>
+        <p class="muted">Each day up to ${history.to}, from the first activity or ${history.from}; the coloured bands are the levels.</p>
         <mastery-chart></mastery-chart>
       </section>
       <section class="card" aria-labelledby="components-title">
@@ -54,7 +54,7 @@ function components(m) {
     <td>${pct(m.breakdown[c])}</td><td>${m.evidence[c]}</td></tr>`).join("");
   return `<table class="components"><thead><tr><th scope="col">Component</th><th scope="col">Score</th>
     <th scope="col">Share of mastery</th><th scope="col">Events</th></tr></thead><tbody>${rows}</tbody></table>
-    <p class="muted">${esc(m.formula)}</p>`;
+    <p class="muted">Formula version: ${esc(m.formula)}</p>`;
 }
 
 function predictionText(p) {
@@ -87,7 +87,7 @@ async function events(view, id, after) {
   const page = await get(`/students/${id}/events`, { limit: EVENTS_PAGE, after });
   const body = view.querySelector(".events tbody");
   body.insertAdjacentHTML("beforeend", page.events.map((e) => html`<tr>
-    <td>${e.timestamp.replace("T", " ").replace(/:\d\dZ$/, "")}</td><td>${e.component}</td>
+    <td class="when">${e.timestamp.replace("T", " ").replace(/:\d\dZ$/, "")}</td><td>${e.component}</td>
     <td>${e.topic || ""}</td><td><code>${e.event_id}</code></td></tr>`).join(""));
   const more = view.querySelector("#more-events");
   more.hidden = !page.next;

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-
 from pathlib import Path
 
 import anyio.to_thread

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -157,5 +156,19 @@ def test_an_erased_student_is_said_to_be_erased(page: Page, api: Api, cohort: Co
     )
 
 
-def detail(body: Any) -> str:
-    return json.dumps(body, indent=1)
+def test_a_service_that_does_not_answer_is_said_so(page: Page, api: Api, cohort: Cohort) -> None:
+    """Unreachable (the connection fails) and unavailable (503) read the same to a teacher."""
+    first = next(iter(cohort.rosters))
+    open_signed_in(page, api, teacher(api, cohort, first))
+    expect(page.locator("h1")).to_have_text("My classes")
+    page.route("**/v1/classes/*/mastery", lambda route: route.abort())
+    page.evaluate("route => { location.hash = route; }", f"#/class/{first}")
+    expect(page.get_by_role("alert")).to_have_text(DOWN)
+
+    page.unroute("**/v1/classes/*/mastery")
+    page.route("**/v1/students/*/mastery", lambda route: route.fulfill(status=503, body="{}"))
+    page.evaluate("route => { location.hash = route; }", f"#/student/{cohort.rosters[first][0]}")
+    expect(page.get_by_role("alert")).to_have_text(DOWN)
+
+
+DOWN = "The service is not answering right now. Please try again in a minute."

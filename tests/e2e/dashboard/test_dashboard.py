@@ -81,7 +81,7 @@ def test_the_student_page_charts_the_daily_history_of_the_api(
     assert cohort.events[student] > 20  # more than one page of events
     open_signed_in(page, api, teacher(api, cohort, first), f"#/class/{first}")
     page.get_by_role("link", name=student, exact=True).first.click()
-    expect(page.locator("h1")).to_have_text(student)
+    expect(page.locator("h1")).to_have_text(f"Student {student}")
     chart = page.locator("mastery-chart[data-points]")
     expect(chart).to_be_attached(timeout=WAIT_MS)
     drawn = json.loads(chart.get_attribute("data-points") or "[]")
@@ -103,7 +103,7 @@ def test_the_student_page_charts_the_daily_history_of_the_api(
 def test_a_student_sees_only_themself(page: Page, api: Api, cohort: Cohort) -> None:
     me, other = cohort.students()[:2]
     open_signed_in(page, api, api.tokens.mint("student", me, cohort.tenant))
-    expect(page.locator("h1")).to_have_text(me)
+    expect(page.locator("h1")).to_have_text(f"Student {me}")
     assert page.url.endswith(f"#/student/{me}")
     page.evaluate("route => { location.hash = route; }", f"#/student/{other}")
     expect(page.get_by_role("alert")).to_have_text("You are not allowed to see this student.")
@@ -142,7 +142,7 @@ def test_the_admin_sees_the_tenant_at_a_glance_and_finds_a_student(
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#results li a")).to_have_text([wanted])
     page.locator("#results li a").click()
-    expect(page.locator("h1")).to_have_text(wanted)
+    expect(page.locator("h1")).to_have_text(f"Student {wanted}")
 
 
 def test_an_erased_student_is_said_to_be_erased(page: Page, api: Api, cohort: Cohort) -> None:

@@ -28,7 +28,7 @@ export async function get(path, params = {}) {
   const query = new URLSearchParams(
     Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""),
   ).toString();
-  const url = `../v1${path}${query ? `?${query}` : ""}`.replace("../v1", apiBase());
+  const url = `${apiBase()}${path}${query ? `?${query}` : ""}`;
   let response;
   try {
     response = await fetch(url, { headers: { Authorization: `Bearer ${token()}` } });

@@ -15,7 +15,7 @@ export async function showStudent(view, studentId) {
     get(`/students/${id}/mastery/history`, { fill: "true" }),
     get(`/students/${id}/prediction`),
   ]);
-  view.innerHTML = html`<h1>${studentId}</h1>
+  view.innerHTML = html`<h1>Student ${studentId}</h1>
     <p class="lead">Mastery <strong>${pct(mastery.mastery_score)}</strong>,
       level <span class="level level-${mastery.level}">${mastery.level}</span>
       ${raw(mastery.no_data ? " · no activity yet" : "")}</p>

@@ -25,7 +25,8 @@ VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 @pytest.fixture(params=sorted(VIEWPORTS))
 def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[str, Page]]:
-    context = browser.new_context(viewport=VIEWPORTS[request.param])
+    # The page's Content-Security-Policy allows no inline script: axe is injected as one.
+    context = browser.new_context(viewport=VIEWPORTS[request.param], bypass_csp=True)
     yield request.param, context.new_page()
     context.close()
 

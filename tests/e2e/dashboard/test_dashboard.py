@@ -92,7 +92,8 @@ def test_the_student_page_charts_the_daily_history_of_the_api(
     assert drawn == expected and len(expected) > 20
     table = page.locator("table.chart-data tbody tr")
     expect(table).to_have_count(len(expected))  # the chart's text alternative, row per day
-    assert page.locator("mastery-chart canvas").count() == 1
+    expect(page.locator("mastery-chart canvas")).to_have_count(1)
+    expect(page.locator("mastery-chart > .visually-hidden table.chart-data")).to_have_count(1)
 
     expect(page.locator(".events tbody tr")).to_have_count(20)
     page.get_by_role("button", name="Show more events").click()
@@ -172,3 +173,33 @@ def test_a_service_that_does_not_answer_is_said_so(page: Page, api: Api, cohort:
 
 
 DOWN = "The service is not answering right now. Please try again in a minute."
+
+
+def test_without_the_chart_library_the_chart_is_its_table(
+    page: Page, api: Api, cohort: Cohort
+) -> None:
+    """A checkout where `make install` has not copied uPlot still shows every day's mastery."""
+    student = cohort.students()[0]
+    page.route("**/vendor/uPlot.esm.js", lambda route: route.fulfill(status=404, body=""))
+    token = api.tokens.mint("student", student, cohort.tenant)
+    open_signed_in(page, api, token)
+    expect(page.locator("table.chart-data")).to_be_attached(timeout=WAIT_MS)
+    expect(page.locator("mastery-chart .visually-hidden")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.locator("mastery-chart canvas")).to_have_count(0)
+    box = page.locator("table.chart-data").bounding_box()
+    assert box is not None and box["height"] > 100  # shown, a row per day
+    expect(page.get_by_role("heading", name="Components")).to_be_visible()
+
+
+def test_the_dashboard_is_served_with_its_files_and_nothing_from_elsewhere(api: Api) -> None:
+    shell = api.client.get("/dashboard", follow_redirects=True)
+    assert shell.status_code == 200 and shell.url.path == "/dashboard/"
+    assert shell.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in shell.text  # the page may load nothing from another origin
+    script = api.client.get("/dashboard/js/main.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")  # module scripts need it
+    assert api.client.get("/dashboard/vendor/uPlot.esm.js").status_code == 200
+    missing = api.client.get("/dashboard/no-such-file.js")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"

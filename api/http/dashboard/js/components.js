@@ -2,8 +2,15 @@
 // (uPlot, with the level bands behind the line). Each carries its data in `data-points`
 // and a text alternative, so screen readers and tests read exactly what is drawn.
 
-import uPlot from "../vendor/uPlot.esm.js";
 import { LEVELS, esc, pct } from "./format.js";
+
+// uPlot is loaded when a chart is first drawn: without vendor/ (a checkout where `make install`
+// has not run) every page still works and the chart's table is shown instead of the drawing.
+let library = null;
+function chartLibrary() {
+  library ||= import("../vendor/uPlot.esm.js").then((module) => module.default);
+  return library;
+}
 
 const BAND_COLOURS = ["#fde2e1", "#fdf0d5", "#eef6dc", "#dcefe4", "#d6e9f8"];
 
@@ -34,7 +41,16 @@ class MasteryChart extends HTMLElement {
     this.innerHTML = "";
     const plot = document.createElement("div");
     plot.setAttribute("aria-hidden", "true");
-    this.append(plot, this.table(snapshots));
+    const table = this.table(snapshots);
+    this.append(plot, table);
+    this.draw(plot, snapshots).catch(() => {
+      plot.remove();
+      table.className = "";
+    });
+  }
+
+  async draw(plot, snapshots) {
+    const uPlot = await chartLibrary();
     if (this.chart) this.chart.destroy();
     const xs = snapshots.map((s) => Date.parse(`${s.as_of}T00:00:00Z`) / 1000);
     const ys = snapshots.map((s) => s.mastery_score);

@@ -38,6 +38,8 @@ export async function showClass(view, classId) {
     </section>
     <section aria-labelledby="heatmap-title" class="card">
       <h2 id="heatmap-title">Topics by student</h2>
+      <p class="muted">Each cell is the student's mastery of the topic: coloured by its level as
+        in the roster (beginner red … expert blue); an empty cell means no evidence yet.</p>
       <div class="scroll" tabindex="0" id="heatmap"><p class="muted">Loading topics…</p></div>
     </section>`;
   const table = new Roster(view, students);
@@ -152,8 +154,8 @@ function heatmap(students, topics) {
     const cells = names.map((n) => {
       const t = own[n];
       if (!t) return `<td class="heat-none"><span class="visually-hidden">no evidence</span></td>`;
-      const shade = Math.round(t.mastery_score * 4);
-      return `<td class="heat heat-${shade}" title="${esc(s.student_id)} · ${esc(n)}: ${pct(t.mastery_score)}">${pct(t.mastery_score)}</td>`;
+      // Coloured by the topic's level, as the level badges and the chart's bands are.
+      return `<td class="heat level-${esc(t.level)}" title="${esc(s.student_id)} · ${esc(n)}: ${pct(t.mastery_score)}">${pct(t.mastery_score)}</td>`;
     });
     return `<tr><th scope="row">${esc(s.student_id)}</th>${cells.join("")}</tr>`;
   });

@@ -44,8 +44,7 @@ lint: install
 # A private temporary folder: pytest prunes old ones under the shared default, and a
 # concurrent run could delete the folder an embedded PostgreSQL keeps its data in.
 test: lint chromium
-	$(BIN)/python -m pytest --basetemp=.pytest-tmp \
-		$(DASHBOARD)/node_modules $(VENDOR) tests/artifacts
+	$(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 unit: install
 	$(BIN)/python -m pytest tests/unit

@@ -111,6 +111,13 @@ def test_a_student_sees_only_themself(page: Page, api: Api, cohort: Cohort) -> N
     expect(page.locator("mastery-chart")).to_have_count(0)
 
 
+def test_a_teacher_is_refused_another_class_in_words(page: Page, api: Api, cohort: Cohort) -> None:
+    mine, other, _ = cohort.rosters
+    open_signed_in(page, api, teacher(api, cohort, mine), f"#/class/{other}")
+    expect(page.get_by_role("alert")).to_have_text("You are not allowed to see this class.")
+    expect(page.locator(".roster")).to_have_count(0)
+
+
 def test_an_expired_or_refused_token_asks_to_sign_in_again(
     page: Page, api: Api, cohort: Cohort
 ) -> None:

@@ -92,9 +92,12 @@ document.getElementById("sign-out").addEventListener("click", () => {
   signOut();
   signIn("You are signed out.");
 });
-window.addEventListener("hashchange", () => {
+// A page opened from a link inside the dashboard takes the focus to its content, so a screen
+// reader starts reading the new page (its heading) rather than staying on the old link.
+window.addEventListener("hashchange", async () => {
   takeTokenFromLink();
-  route();
+  await route();
+  view.focus({ preventScroll: true });
 });
 takeTokenFromLink();
 route();

@@ -229,34 +229,6 @@ class ClassMasteryOut(_Model):
     students: list[RosterStudentOut]
 
 
-class ProjectionStatusOut(_Model):
-    name: str
-    position: int
-    lag_events: int
-    lag_seconds: float
-
-
-class WorkerStatusOut(_Model):
-    """A supervised worker running in the API's process (SPEC §10)."""
-
-    name: str
-    state: Literal["starting", "running", "backing off", "stopped"]
-    check: str  # "ok", or why readiness fails because of this worker
-    last_error: str | None
-    failures: int
-    seconds_since_progress: float | None
-    seconds_since_batch: float | None
-    position: int | None
-    lag: int | None
-
-
-class StatusOut(_Model):
-    tenant_id: str
-    event_store_head: int
-    projections: list[ProjectionStatusOut]
-    workers: list[WorkerStatusOut]
-
-
 class FieldErrorOut(_Model):
     loc: str
     msg: str

@@ -16,6 +16,7 @@ from api.http import directory_models as d
 from api.http import event_pages as pages
 from api.http import event_schema
 from api.http import models as m
+from api.http import status_models as sm
 from api.http.problems import TITLES
 from domain.identifiers import IDENTIFIER_PATTERN
 
@@ -122,8 +123,8 @@ OPERATIONS = (
     Operation(
         "get",
         "/v1/status",
-        "Event store head and projection lag (admin)",
-        m.StatusOut,
+        "The pipeline's health: projection lag, workers, ingest backlog, dead letters (admin)",
+        sm.StatusOut,
         errors=(401, 403, 422, 503),
     ),
     Operation("get", "/healthz", "Liveness", m.HealthOut, errors=(), secured=False),

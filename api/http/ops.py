@@ -17,17 +17,22 @@ from starlette.routing import Route
 from api.http import docs
 from api.http.auth import authenticate
 from api.http.guard import json_response, parse_query, problem_for
-from api.http.models import (
-    HealthOut,
-    NoQuery,
+from api.http.models import HealthOut, NoQuery, ReadyOut
+from api.http.problems import ProblemError
+from api.http.services import Services, services_of
+from api.http.status_models import (
+    KafkaBacklogOut,
+    KafkaErrorOut,
     ProjectionStatusOut,
-    ReadyOut,
     StatusOut,
     WorkerStatusOut,
 )
-from api.http.problems import ProblemError
-from api.http.services import Services, services_of
 from infrastructure.auth.policy import may_read_status
+from infrastructure.kafka.backlog import (
+    BACKLOG_TIMEOUT_SECONDS,
+    BacklogUnavailableError,
+    read_backlog,
+)
 from infrastructure.runtime.supervision import WorkerHealth, check
 from projections.view import PROJECTION_NAME
 
@@ -151,6 +156,7 @@ async def status(request: Request) -> Response:
         parse_query(request, NoQuery)
         projection = await run_in_threadpool(services.projector.status)
         workers = _workers_out(services, await _worker_checks(services))
+        kafka = await _kafka_backlog(services)
         _update_projection_gauges_from(services, projection.head, projection.position)
         return json_response(
             StatusOut(
@@ -165,10 +171,29 @@ async def status(request: Request) -> Response:
                     )
                 ],
                 workers=workers,
+                kafka=kafka,
             )
         )
     except Exception as exc:
         return problem_for(request, exc)
+
+
+async def _kafka_backlog(services: Services) -> KafkaBacklogOut | KafkaErrorOut | None:
+    """The ingest backlog and the dead letters, or why the broker could not say: a broker
+    that is down is part of the pipeline's health, not a failure of the status."""
+    if not services.settings.kafka_bootstrap_servers:
+        return None
+    try:
+        backlog = await asyncio.wait_for(
+            run_in_threadpool(read_backlog, services.settings), 2 * BACKLOG_TIMEOUT_SECONDS
+        )
+    except BacklogUnavailableError as exc:
+        return KafkaErrorOut(error=str(exc))
+    except TimeoutError:
+        return KafkaErrorOut(error="the broker did not answer in time")
+    return KafkaBacklogOut(
+        requests_waiting=backlog.requests_waiting, dead_letters=backlog.dead_letters
+    )
 
 
 def _update_projection_gauges_from(services: Services, head: int, position: int) -> None:

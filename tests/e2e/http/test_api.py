@@ -401,6 +401,7 @@ def test_operations_routes(api: Api, tenant: str) -> None:
         "access-log": "running",
         "projector": "running",
     }
+    assert status["kafka"] is None  # not configured
     assert_problem(api.client.get("/no/such/route"), 404)
     assert_problem(api.client.delete("/v1/events"), 405)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.dashboard.support import WAIT_MS, Cohort
 from tests.e2e.http.support import Api
@@ -145,12 +145,40 @@ def test_the_admin_sees_the_tenant_at_a_glance_and_finds_a_student(
     counts = page.locator(".levels tbody td:nth-child(2)").all_inner_texts()
     assert sum(int(n) for n in counts) == len(cohort.students())
     expect(page.locator("#health-title + table")).to_contain_text("mastery")
+    expect(page.locator(".broker")).to_have_text("Kafka is not configured for this service.")
     wanted = cohort.students()[3]
     page.get_by_label("Student id contains").fill(wanted.upper())
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#results li a")).to_have_text([wanted])
     page.locator("#results li a").click()
     expect(page.locator("h1")).to_have_text(f"Student {wanted}")
+
+
+def test_the_admin_sees_the_ingest_backlog_and_the_dead_letters_or_why_not(
+    page: Page, api: Api, cohort: Cohort
+) -> None:
+    """The API's own status, with the broker's answer put in: figures, then an error."""
+    kafka: dict[str, object] = {"requests_waiting": 1, "dead_letters": 12}
+
+    def with_kafka(route: Route) -> None:
+        body = route.fetch().json()
+        assert body["kafka"] is None  # this API has no Kafka: the figures are the test's
+        route.fulfill(json={**body, "kafka": kafka})
+
+    page.route("**/v1/status", with_kafka)
+    open_signed_in(page, api, api.tokens.mint("admin", "root", cohort.tenant))
+    rows = page.locator("table.broker tr")
+    expect(rows).to_have_text(
+        [
+            "Waiting to be ingested1 message",
+            "Dead letters (rejected messages kept for inspection)12 messages",
+        ]
+    )
+    kafka = {"error": "the broker did not answer within 2 s"}
+    page.reload()
+    expect(page.locator(".broker")).to_have_text(
+        "Kafka is not answering right now (the broker did not answer within 2 s)."
+    )
 
 
 def test_an_erased_student_is_said_to_be_erased(page: Page, api: Api, cohort: Cohort) -> None:

@@ -1,5 +1,5 @@
 // The admin's overview: the tenant at a glance (students per level, classes, at-risk counts),
-// a student search, and the pipeline's health from /v1/status.
+// a student search, and the pipeline's health from /v1/status (projections, workers, Kafka).
 
 import { get } from "../api.js";
 import { LEVELS, esc, html, pct, raw } from "../format.js";
@@ -65,7 +65,19 @@ function health(status) {
     <td>${p.position} of ${status.event_store_head}</td><td>${p.lag_events} events, ${p.lag_seconds.toFixed(1)} s</td></tr>`);
   const workers = status.workers.map((w) => `<li>${esc(w.name)}: ${esc(w.state)}${w.check === "ok" ? "" : ` (${esc(w.check)})`}</li>`);
   return `<table><thead><tr><th scope="col">Projection</th><th scope="col">Position</th><th scope="col">Behind</th></tr></thead>
-    <tbody>${rows.join("")}</tbody></table><h3>Workers</h3><ul>${workers.join("") || "<li>none in this process</li>"}</ul>`;
+    <tbody>${rows.join("")}</tbody></table><h3>Workers</h3><ul>${workers.join("") || "<li>none in this process</li>"}</ul>
+    <h3>Kafka</h3>${broker(status.kafka)}`;
+}
+
+// The broker's side: requests not yet ingested and the dead-letter topic, or why it cannot say.
+function broker(kafka) {
+  if (!kafka) return "<p class=\"broker\">Kafka is not configured for this service.</p>";
+  if (kafka.error) return html`<p class="broker">Kafka is not answering right now (${kafka.error}).</p>`;
+  const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  return `<table class="broker"><tbody>
+    <tr><th scope="row">Waiting to be ingested</th><td>${count(kafka.requests_waiting, "message", "messages")}</td></tr>
+    <tr><th scope="row">Dead letters (rejected messages kept for inspection)</th><td>${count(kafka.dead_letters, "message", "messages")}</td></tr>
+    </tbody></table>`;
 }
 
 function classTable(classes) {

@@ -1,5 +1,5 @@
 """Fixtures of the dashboard's browser tests: the HTTP tests' real server (PostgreSQL, Redis,
-uvicorn, projector), one synthetic cohort per module, and one headless chromium per session."""
+uvicorn, projector), one synthetic cohort per module, and one headless chromium for the package."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from tests.e2e.http.conftest import (  # noqa: F401 (the HTTP tests' fixtures, r
 from tests.e2e.http.support import Api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """Package-scoped: Playwright's sync API keeps an event loop running in this thread while
+    it is open, which would break any later test that runs a loop of its own."""
     with chromium() as launched:
         yield launched
 

@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 
 from domain.facts import LearningFact, evidence_from_data
+from infrastructure.bootstrap import Container
+from infrastructure.compliance.erasure import Erasure, erase_student
 from infrastructure.ingest.contract import validate_event
 
 
@@ -122,3 +124,15 @@ def at_once(count: int, work: Callable[[int], None]) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def erase(built: Container, tenant_id: str, student_id: str, **why: str) -> Erasure:
+    """``erase_student`` with the event store, the read models and the database of ``built``."""
+    return erase_student(
+        built.application,
+        built.view,
+        built.settings.require_database_url(),
+        tenant_id,
+        student_id,
+        **why,
+    )

@@ -12,7 +12,6 @@ import psycopg
 import pytest
 
 from infrastructure.bootstrap import build
-from infrastructure.compliance.erasure import erase_student
 from infrastructure.compliance.export_verify import verify_export
 from infrastructure.compliance.exports import export_subject, export_tenant
 from infrastructure.compliance.retention import apply, plan
@@ -20,7 +19,7 @@ from infrastructure.event_store.keys import MasterKey
 from infrastructure.ingest.parallel import parallel_backfill
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
-from tests.support import write_jsonl
+from tests.support import erase, write_jsonl
 
 MASTER = MasterKey.generate()
 
@@ -136,10 +135,8 @@ def test_subject_export_holds_everything_and_says_when_erased(
         assert summary.files["mastery.jsonl"].records >= 2  # current + snapshots
         assert summary.files["access_log.jsonl"].records == 1
         assert verify_export(tmp_path / "s1") == []
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             "subj",
             "s00001",
             requested_by="dpo",

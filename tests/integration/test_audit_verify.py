@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from infrastructure.bootstrap import build
-from infrastructure.compliance.erasure import erase_student
 from infrastructure.compliance.export_verify import Problem, verify_export
 from infrastructure.compliance.exports import export_subject, export_tenant
 from infrastructure.compliance.hash_chain import (
@@ -30,6 +29,7 @@ from infrastructure.compliance.hash_chain import (
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
+from tests.support import erase
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -47,10 +47,8 @@ def exports(full_settings: Settings, tmp_path: Path) -> dict[str, Path]:
             list(cohort_events(CohortShape(students=4, events=120, tenant_id="ver")))
         )
         built.projector.catch_up()
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             "ver",
             "s00003",
             requested_by="dpo",
@@ -85,10 +83,8 @@ def exports(full_settings: Settings, tmp_path: Path) -> dict[str, Path]:
         built.ingest.ingest(
             list(cohort_events(CohortShape(students=1, events=5, tenant_id="ver2")))
         )
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             "ver2",
             "s00000",
             requested_by="dpo",

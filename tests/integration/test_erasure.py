@@ -12,11 +12,11 @@ import redis
 from domain.errors import StudentErasedError
 from domain.student_mastery import student_aggregate_id
 from infrastructure.bootstrap import build
-from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.redis_views.keys import Keys
 from infrastructure.settings import Settings
 from projections.view import StudentKey
+from tests.support import erase
 
 MASTER = MasterKey.generate()
 
@@ -85,10 +85,8 @@ def test_erasure_shreds_one_student_and_leaves_the_others(secret_settings: Setti
         bob_before = (built.view.current(bob), built.view.class_roster("gdpr", "class-of-bob"))
         positions_before = raw_states(secret_settings, "gdpr", "eve")
 
-        erasure = erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erasure = erase(
+            built,
             "gdpr",
             "eve",
             requested_by="admin-1",
@@ -108,10 +106,8 @@ def test_erasure_shreds_one_student_and_leaves_the_others(secret_settings: Setti
         assert client.zscore(keys.tenant_roster("gdpr"), "eve") is None
         assert client.zscore(keys.class_roster("gdpr", "class-of-eve"), "eve") is None
 
-        again = erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        again = erase(
+            built,
             "gdpr",
             "eve",
             requested_by="admin-1",
@@ -144,10 +140,8 @@ def test_a_store_written_before_encryption_stays_readable_and_erasable(
     with build(secret) as built:
         built.ingest.ingest([event(n, "lee") for n in range(3, 6)])
         assert len(list(built.application.learning_events("gdpr", "lee"))) == 6  # mixed store
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             "gdpr",
             "lee",
             requested_by="admin",
@@ -181,10 +175,8 @@ def test_an_erased_student_gets_no_new_events_even_without_the_master_key(
 ) -> None:
     with build(secret_settings) as built:
         built.ingest.ingest([event(1, "una")])
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             "gdpr",
             "una",
             requested_by="dpo",

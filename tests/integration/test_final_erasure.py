@@ -14,10 +14,10 @@ from eventsourcing.persistence import Tracking
 
 from domain.errors import StudentErasedError
 from infrastructure.bootstrap import Container, build
-from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.settings import Settings
 from projections.view import StudentKey, StudentUpdate
+from tests.support import erase
 
 MASTER = MasterKey.generate()
 TENANT = "final"
@@ -71,10 +71,8 @@ def test_a_batch_read_before_the_erasure_writes_nothing_after_it(
 
         def erase_then_write(updates: Sequence[StudentUpdate], tracking: Tracking | None) -> None:
             if not erased and any(u.key.student_id == VERA for u in updates):
-                erase_student(
-                    built.application,
-                    built.view,
-                    built.settings.require_database_url(),
+                erase(
+                    built,
                     TENANT,
                     VERA,
                     requested_by="test",
@@ -108,10 +106,8 @@ def test_a_roster_write_queued_before_the_erasure_cannot_re_add_the_student(
         built.view.apply = keep  # type: ignore[method-assign]
         built.projector.catch_up()
         built.view.apply = write  # type: ignore[method-assign]
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             TENANT,
             VERA,
             requested_by="test",
@@ -127,10 +123,8 @@ def test_another_instance_with_a_warm_key_cache_is_told_at_once(
     with build(secret_settings) as eraser, build(secret_settings) as other:
         other.ingest.ingest([event(n, VERA) for n in range(3)])
         assert len(list(other.application.learning_events(TENANT, VERA))) == 3  # key cached
-        erase_student(
-            eraser.application,
-            eraser.view,
-            eraser.settings.require_database_url(),
+        erase(
+            eraser,
             TENANT,
             VERA,
             requested_by="test",
@@ -154,10 +148,8 @@ def test_a_key_ring_that_lost_its_listener_still_learns_of_an_erasure(
                 "WHERE datname = current_database() AND query LIKE 'LISTEN %'"
             ).fetchall()
         assert len(cut) == 1  # the listener of the ring that cached the key
-        erase_student(
-            eraser.application,
-            eraser.view,
-            eraser.settings.require_database_url(),
+        erase(
+            eraser,
             TENANT,
             VERA,
             requested_by="test",
@@ -173,10 +165,8 @@ def test_a_rebuild_after_the_erasure_does_not_bring_the_student_back(
         other.ingest.ingest([event(n, s) for n in range(3) for s in (VERA, WILL)])
         other.projector.catch_up()
         assert len(list(other.application.learning_events(TENANT, VERA))) == 3  # key cached
-        erase_student(
-            eraser.application,
-            eraser.view,
-            eraser.settings.require_database_url(),
+        erase(
+            eraser,
             TENANT,
             VERA,
             requested_by="test",
@@ -221,10 +211,8 @@ def test_a_batch_decoded_before_the_erasure_and_histories_read_after_it_is_passe
         histories_for = built.projector._histories_for
 
         def erase_then_read(*args: Any) -> Any:
-            erase_student(
-                built.application,
-                built.view,
-                built.settings.require_database_url(),
+            erase(
+                built,
                 TENANT,
                 VERA,
                 requested_by="test",

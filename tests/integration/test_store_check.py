@@ -17,11 +17,10 @@ from api.cli.main import app
 from domain.mastery import mastery_as_of
 from domain.student_mastery import student_aggregate_id
 from infrastructure.bootstrap import build
-from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.settings import Settings
 from tests import store_corruption as corruption
-from tests.support import facts_by_student
+from tests.support import erase, facts_by_student
 
 TENANT = "chk"
 AS_OF = date(2026, 3, 31)
@@ -140,10 +139,8 @@ def test_erased_students_are_skipped_not_broken(full_settings: Settings) -> None
     settings = replace(full_settings, master_key=MasterKey.generate())
     with build(settings) as built:
         built.ingest.ingest([e for events in EVENTS.values() for e in events])
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             TENANT,
             "bob",
             requested_by="test",

@@ -12,12 +12,11 @@ from eventsourcing.persistence import OperationalError
 
 from domain.student_mastery import StudentMastery
 from infrastructure.bootstrap import Container, build
-from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.event_store.recorder import IdempotentApplicationRecorder
 from infrastructure.settings import Settings
-from tests.support import at_once, count_rows, learning_event_rows, store_violations
+from tests.support import at_once, count_rows, erase, learning_event_rows, store_violations
 
 TENANT = "t-integrity"
 
@@ -185,10 +184,8 @@ def test_a_student_erased_between_the_check_and_the_write_costs_only_their_event
             fresh = check(self, *args)
             if not erased:
                 erased.append("v")
-                erase_student(
-                    built.application,
-                    built.view,
-                    built.settings.require_database_url(),
+                erase(
+                    built,
                     TENANT,
                     "v",
                     requested_by="test",

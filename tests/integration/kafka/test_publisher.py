@@ -11,7 +11,6 @@ import psycopg
 
 from domain.mastery import LOWEST_LEVEL, MasteryLedger
 from infrastructure.bootstrap import build
-from infrastructure.compliance.erasure import erase_student
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.kafka.workers import run_publisher, run_workers
@@ -26,6 +25,7 @@ from tests.integration.kafka.support import (
     running,
     wait_for,
 )
+from tests.support import erase
 
 Student = tuple[str, str]
 
@@ -162,10 +162,8 @@ def test_an_erased_students_unpublished_events_are_passed_over(
     ]
     with build(settings) as built:
         built.ingest.ingest(events)
-        erase_student(
-            built.application,
-            built.view,
-            built.settings.require_database_url(),
+        erase(
+            built,
             "kerase",
             "vera",
             requested_by="test",

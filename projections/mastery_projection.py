@@ -18,6 +18,7 @@ from uuid import UUID
 
 from domain.facts import LearningFact
 from domain.mastery import DailySnapshots, Mastery
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from domain.student_mastery import StudentMastery
 from projections.view import StudentKey, StudentUpdate
 
@@ -31,6 +32,7 @@ class StudentHistory:
     """
 
     key: StudentKey
+    formula: Formula = field(default=DEFAULT_FORMULA, compare=False)
     facts: dict[str, tuple[LearningFact, int]] = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)
     position: int = 0  # highest notification id seen for this student
@@ -50,7 +52,11 @@ class _Batch:
 
 
 class MasteryProjection:
-    """Folds recorded events into student histories and turns the changes into updates."""
+    """Folds recorded events into student histories and turns the changes into updates, under
+    one formula (histories it creates compute their documents with it)."""
+
+    def __init__(self, formula: Formula = DEFAULT_FORMULA) -> None:
+        self.formula = formula
 
     def process(
         self,
@@ -85,7 +91,9 @@ class MasteryProjection:
     @process_event.register
     def _(self, domain_event: StudentMastery.Enrolled, position: int, batch: _Batch) -> None:
         key = StudentKey(domain_event.tenant_id, domain_event.student_id)
-        history = batch.histories.setdefault(domain_event.originator_id, StudentHistory(key))
+        history = batch.histories.setdefault(
+            domain_event.originator_id, StudentHistory(key, self.formula)
+        )
         history.position = max(history.position, position)
 
     @process_event.register
@@ -148,8 +156,10 @@ def _document(key: StudentKey, mastery: Mastery, position: int, *, topics: bool)
     }
 
 
-def histories_from(events: Sequence[tuple[int, Any]]) -> dict[UUID, StudentHistory]:
+def histories_from(
+    events: Sequence[tuple[int, Any]], formula: Formula = DEFAULT_FORMULA
+) -> dict[UUID, StudentHistory]:
     """Histories built from scratch out of complete event streams (used by rebuilds)."""
     histories: dict[UUID, StudentHistory] = {}
-    MasteryProjection().fold(histories, events)
+    MasteryProjection(formula).fold(histories, events)
     return histories

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -111,6 +113,59 @@ def check_master_keys(values: tuple[str, ...]) -> None:
         check_master_key(value)
 
 
+KafkaValue = str | int | float | bool
+
+# Properties the engine sets itself: its other settings, or what its guarantees rest on (offsets
+# committed only after a batch is durable, every result on every in-sync replica).
+KAFKA_OWNED_PROPERTIES = {
+    "bootstrap.servers": f"set {PREFIX}KAFKA_BOOTSTRAP_SERVERS",
+    "group.id": f"set {PREFIX}KAFKA_GROUP_ID",
+    "session.timeout.ms": f"set {PREFIX}KAFKA_SESSION_TIMEOUT_MS",
+    "enable.auto.commit": "the ingest worker commits offsets itself",
+    "enable.auto.offset.store": "the ingest worker commits offsets itself",
+    "auto.offset.reset": "a new group starts at the earliest offset",
+    "enable.idempotence": "producing is idempotent",
+    "acks": "producing waits for every in-sync replica",
+    "request.required.acks": "producing waits for every in-sync replica",
+}
+_PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_.]*")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class KafkaProperties:
+    """librdkafka properties given to every Kafka client (SASL, TLS, tuning). Values may be
+    secrets (``sasl.password``), so the representation shows the names only."""
+
+    items: tuple[tuple[str, KafkaValue], ...] = ()
+
+    def as_dict(self) -> dict[str, KafkaValue]:
+        return dict(self.items)
+
+    def __repr__(self) -> str:
+        return f"KafkaProperties({', '.join(f'{name}=***' for name, _ in self.items)})"
+
+
+def kafka_properties(text: str) -> KafkaProperties:
+    """A JSON object of librdkafka properties. No message quotes a value: it may be a secret."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _BadValueError(
+            f"must be a JSON object of librdkafka properties ({exc.msg} at line {exc.lineno}"
+            f" column {exc.colno})"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise _BadValueError("must be a JSON object of librdkafka properties")
+    for name, value in parsed.items():
+        if not _PROPERTY_NAME.fullmatch(name):
+            raise _BadValueError(f"has {name!r}, which is not a librdkafka property name")
+        if name in KAFKA_OWNED_PROPERTIES:
+            raise _BadValueError(f"must not set {name!r}: {KAFKA_OWNED_PROPERTIES[name]}")
+        if not isinstance(value, str | int | float | bool):
+            raise _BadValueError(f"property {name!r} must be a string, number or boolean")
+    return KafkaProperties(tuple(sorted(parsed.items())))
+
+
 @dataclass(frozen=True, slots=True)
 class Declaration:
     """How a field of ``Settings`` is read from the environment."""
@@ -161,6 +216,7 @@ class Settings:
     database_url: str | None = setting(None, check=database_parts)
     redis_url: str | None = setting(None)
     kafka_bootstrap_servers: str | None = setting(None)
+    kafka_config: KafkaProperties = setting(KafkaProperties(), kafka_properties)  # noqa: RUF009
     kafka_requests_topic: str = setting("mastery.requests")
     kafka_results_topic: str = setting("mastery.results")
     kafka_dlq_topic: str = setting("mastery.dlq")

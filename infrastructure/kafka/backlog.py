@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from infrastructure.kafka.config import bootstrap_servers
+from infrastructure.kafka.config import client_config
 from infrastructure.settings import Settings
 
 BACKLOG_TIMEOUT_SECONDS = 2.0
@@ -50,9 +50,10 @@ def read_backlog(settings: Settings, timeout: float = BACKLOG_TIMEOUT_SECONDS) -
 
 
 def _probe_config(settings: Settings, timeout: float) -> dict[str, object]:
-    """The ingest group's id (to read its offsets); nothing is committed or subscribed."""
+    """The ingest group's id (to read its offsets); nothing is committed or subscribed. The
+    configured pass-through properties (SASL, TLS) come first: the probe's deadline wins."""
     return {
-        "bootstrap.servers": bootstrap_servers(settings),
+        **client_config(settings),
         "group.id": settings.kafka_group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

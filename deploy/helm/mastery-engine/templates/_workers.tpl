@@ -39,7 +39,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
     spec:
-      {{- include "mastery.podCommon" (dict "root" $root "role" .role) | nindent 6 }}
+      {{- include "mastery.podCommon" (dict "root" $root "role" .role "component" .component) | nindent 6 }}
       # SIGTERM finishes the batch in hand; give it time.
       terminationGracePeriodSeconds: 60
       containers:

@@ -5,7 +5,6 @@ Dockerfile says what an operator relies on; the versions agree."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -15,55 +14,13 @@ import pytest
 import yaml
 
 from deploy.checks import CHART, DOCKERFILE, ROOT
-
-VENDOR = ROOT / "api" / "http" / "dashboard" / "vendor"
-LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", "vendor")
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(instruction, arguments) of the Dockerfile, continuation lines joined."""
-    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
-        for line in lines
-        if line and not line.startswith("#")
-    ]
-
-
-def stages() -> dict[str, list[tuple[str, str]]]:
-    named: dict[str, list[tuple[str, str]]] = {}
-    current: list[tuple[str, str]] = []
-    for instruction, arguments in instructions():
-        if instruction == "FROM":
-            current = named.setdefault(arguments.split(" AS ")[-1].strip(), [])
-        current.append((instruction, arguments))
-    return named
-
-
-def builder_sources() -> list[str]:
-    return [
-        source
-        for instruction, arguments in stages()["builder"]
-        if instruction == "COPY" and not arguments.startswith("--from")
-        for source in arguments.split()[:-1]
-    ]
+from tests.deploy.dockerfile import builder_context, copied_sources, stages
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    """The builder stage's wheel: the sources its COPY lines name, the dashboard stage's vendor
-    folder, ``pip wheel --no-deps``."""
-    assert VENDOR.joinpath("uPlot.esm.js").exists(), "run `make dashboard` (make test does)"
-    source = tmp_path_factory.mktemp("builder") / "src"
-    source.mkdir()
-    for name in builder_sources():
-        origin = ROOT / name.rstrip("/")
-        if origin.is_dir():
-            shutil.copytree(origin, source / origin.name, ignore=LEFT_OUT)
-        else:
-            shutil.copyfile(origin, source / origin.name)
-    shutil.copytree(VENDOR, source / "api" / "http" / "dashboard" / "vendor")
+    """The builder stage's wheel: ``pip wheel --no-deps`` in its build context."""
+    source = builder_context(tmp_path_factory.mktemp("builder") / "src")
     out = source.parent / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), "."],
@@ -118,13 +75,8 @@ def test_the_build_context_lets_in_exactly_what_the_dockerfile_copies() -> None:
     ]
     assert rules[0] == "*"
     let_in = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
-    copied = {source.rstrip("/") for source in builder_sources()}
-    dashboard = {
-        source
-        for instruction, arguments in stages()["dashboard"]
-        if instruction == "COPY"
-        for source in arguments.split()[:-1]
-    }
+    copied = {source.rstrip("/") for source in copied_sources("builder")}
+    dashboard = set(copied_sources("dashboard"))
     assert copied <= let_in
     assert all(any(path.startswith(folder + "/") for folder in let_in) for path in dashboard)
     assert "api/http/dashboard/node_modules" in rules

@@ -33,7 +33,7 @@ TOOLS_VENV = ROOT / ".venv-tools"
 RELEASE = "mastery-engine"
 NAMESPACE = "learning"
 # The chart's minimum (Chart.yaml's kubeVersion) and the newest kubernetes-validate ships.
-KUBERNETES_VERSIONS = ("1.27.0", kubernetes_validate.latest_version() + ".0")
+KUBERNETES_VERSIONS = ("1.27.0", kubernetes_validate.latest_version())
 
 Manifest = dict[str, Any]
 

@@ -48,10 +48,10 @@ def value_sets() -> dict[str, Manifest]:
 
 def render_files(values: Manifest, *, upgrade: bool = False) -> dict[str, str]:
     """Template path -> rendered YAML, as ``helm template`` would write them."""
-    chart = helm_python.Chart.load(CHART)
-    rendered = chart.render(
-        values, name=RELEASE, namespace=NAMESPACE, is_install=not upgrade, is_upgrade=upgrade
-    )
+    with helm_python.Chart.load(CHART) as chart:
+        rendered = chart.render(
+            values, name=RELEASE, namespace=NAMESPACE, is_install=not upgrade, is_upgrade=upgrade
+        )
     return {path: text for path, text in rendered.items() if path.endswith(".yaml")}
 
 

@@ -400,3 +400,21 @@ def test_a_roles_pods_prefer_different_nodes_unless_told_otherwise(
     }
     told = Render(with_values("default", **{f"{role}.affinity": zone}))
     assert pod_spec(told.deployment(role))["affinity"] == zone
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"secrets.masterKey": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+            "secrets.masterKey",
+        ),
+        ({"kafka.saslPassword": "pw"}, "kafka.saslPassword"),
+        ({"kafka.config": {"security.protocol": "SSL"}}, "kafka-config key"),
+    ],
+)
+def test_a_value_the_existing_secret_would_shadow_is_refused(
+    changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(helm_python.HelmError, match=re.escape(message)):
+        Render(with_values("existing-secret", **changes))

@@ -87,6 +87,12 @@ checkov.io/skip2: "CKV_K8S_43=Pulled by tag (image.tag, pull policy Always): a d
 {{- if and .Values.consumer.enabled (gt (mul (int .Values.consumer.replicas) (int .Values.consumer.workers)) (int .Values.kafka.topics.partitions)) }}
 {{- fail (printf "consumer.replicas x consumer.workers (%d) exceeds kafka.topics.partitions (%d): the extra group members would get no partition" (mul (int .Values.consumer.replicas) (int .Values.consumer.workers)) (int .Values.kafka.topics.partitions)) }}
 {{- end }}
+{{- if $s.existingSecret }}
+{{- range $name := list "databaseUrl" "redisUrl" "jwtSecret" "jwtPublicKey" "masterKey" "previousMasterKeys" }}
+{{- if index $s $name }}{{ fail (printf "secrets.%s would be ignored beside secrets.existingSecret: put it in that Secret" $name) }}{{ end }}
+{{- end }}
+{{- if $.Values.kafka.saslPassword }}{{ fail "kafka.saslPassword would be ignored beside secrets.existingSecret: put it in that Secret's kafka-config" }}{{ end }}
+{{- end }}
 {{- if and .Values.kafka.config .Values.secrets.existingSecret }}
 {{- fail "with secrets.existingSecret, put the whole librdkafka JSON object under that Secret's kafka-config key, not in kafka.config" }}
 {{- end }}

@@ -60,8 +60,10 @@ def test_the_schema_is_migrated_before_install_and_before_every_upgrade(upgrade:
 
 
 def test_the_migration_gets_nothing_but_the_database(renders: dict[str, Render]) -> None:
-    job = renders["cluster-sasl"].one("Job", "mastery-engine-migrate")
-    assert set(env_of(job)) == {"MASTERY_DATABASE_URL"}
+    release = renders["cluster-sasl"]
+    job = release.one("Job", "mastery-engine-migrate")
+    extra = {each["name"] for each in release.values["extraEnv"]}
+    assert set(env_of(job)) == {"MASTERY_DATABASE_URL", *extra}
 
 
 # --- every container -----------------------------------------------------------------------------
@@ -418,3 +420,15 @@ def test_a_value_the_existing_secret_would_shadow_is_refused(
 ) -> None:
     with pytest.raises(helm_python.HelmError, match=re.escape(message)):
         Render(with_values("existing-secret", **changes))
+
+
+def test_postgresql_tls_settings_and_ca_reach_every_pod(renders: dict[str, Render]) -> None:
+    """libpq's own variables: the event store connects with the URL's parts only."""
+    release = renders["cluster-sasl"]
+    for workload in release.workloads():
+        env = env_of(workload)
+        assert env["PGSSLMODE"]["value"] == "verify-full", workload["metadata"]["name"]
+        mounts = {each["mountPath"] for each in container_of(workload)["volumeMounts"]}
+        assert "/etc/mastery/postgres" in mounts
+        volumes = {each["name"] for each in pod_spec(workload)["volumes"]}
+        assert "postgres-ca" in volumes

@@ -169,6 +169,9 @@ Each role gets only the connections and secrets it uses.
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
 {{- end }}
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* The writable /tmp, the Kafka certificates where Kafka is used, and the extra volumes. */}}

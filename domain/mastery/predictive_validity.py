@@ -71,6 +71,10 @@ class AucCounts:
                 counts[1] += wrong
         self._counts = folded
 
+    def __len__(self) -> int:
+        """How many values (or bins) are kept: at most ``max_values``."""
+        return len(self._counts)
+
     @property
     def right(self) -> int:
         return sum(c[0] for c in self._counts.values())

@@ -13,7 +13,8 @@ predictions within 1/max_values of each other as tied; ``exact`` says whether it
 fixed histogram alone would tie every close pair from the start; distinct values alone could
 grow with the number of answers (``bkt-v1`` gives a new value for almost every history).
 
-**RMSE** is sqrt(Σ (y - p)^2 / answers), with y = 1 for a right answer and 0 for a wrong one.
+**RMSE** is sqrt(Σ (y - p)^2 / answers), with y = 1 for a right answer and 0 for a wrong one,
+the sum exact (integers), so both figures are the same whatever order students come in.
 """
 
 from __future__ import annotations
@@ -100,15 +101,30 @@ class AucCounts:
 
 @dataclass(slots=True)
 class SquaredError:
-    total: float = 0.0
+    """Σ (y - p)^2 over answers, summed exactly (each answer's float term as an integer
+    multiple of 2^-1074), so the result does not depend on the order students are read in."""
+
+    scaled_total: int = 0
     answers: int = 0
 
     def add(self, prediction: float, right: int, wrong: int) -> None:
-        self.total += right * (1.0 - prediction) ** 2 + wrong * prediction**2
+        term = right * (1.0 - prediction) ** 2 + wrong * prediction**2
+        numerator, denominator = term.as_integer_ratio()
+        self.scaled_total += numerator << (_SCALE - denominator.bit_length() + 1)
         self.answers += right + wrong
 
+    @property
+    def total(self) -> float:
+        return self.scaled_total / (1 << _SCALE)
+
     def rmse(self) -> float | None:
-        return math.sqrt(self.total / self.answers) if self.answers else None
+        if not self.answers:
+            return None
+        return math.sqrt(self.scaled_total / (self.answers << _SCALE))
+
+
+_SCALE = 1074
+"""Every finite float is an integer multiple of 2^-1074."""
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ accumulators against a brute-force reference over the answers one by one."""
 from __future__ import annotations
 
 import math
+import random
 from fractions import Fraction
 
 import pytest
@@ -161,3 +162,32 @@ def test_topics_with_too_few_answers_or_one_outcome_are_left_out_of_the_per_topi
     big = document["topics"]["big"]
     assert set(big) == {"seed-v1", "bkt-v1"}
     assert big["bkt-v1"]["answers"] == 120
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 3), st.integers(1, 9)).map(lambda t: (min(t), t[1])),
+            min_size=1,
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_the_result_does_not_depend_on_the_order_students_are_read_in(
+    students: list[list[tuple[int, int]]], rng: random.Random
+) -> None:
+    histories = [
+        [quiz(f"s{s}-{i}", at(i), k, n, topic=("a", "b")[i % 2]) for i, (k, n) in enumerate(h)]
+        for s, h in enumerate(students)
+    ]
+    forward, shuffled = Scoreboard([SEED_V1, BKT_V1]), Scoreboard([SEED_V1, BKT_V1])
+    for history in histories:
+        forward.add_history(history)
+    rng.shuffle(histories)
+    for history in histories:
+        shuffled.add_history(list(reversed(history)))
+    assert forward.to_document(min_topic_answers=1) == shuffled.to_document(min_topic_answers=1)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from projections.view import StudentUpdate
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
+from domain.student_mastery import StudentMastery
+from projections.mastery_projection import StudentHistory, student_update
+from projections.view import StudentKey, StudentUpdate
 
 IGNORED = frozenset({"position"})  # positions are the store's bookkeeping, not the replay's
 
@@ -18,6 +21,19 @@ class Difference:
     field: str
     expected: Any
     actual: Any
+
+
+def expected_update(
+    key: StudentKey,
+    recorded: Iterable[StudentMastery.LearningEventRecorded],
+    formula: Formula = DEFAULT_FORMULA,
+) -> StudentUpdate:
+    """The documents a replay of all the student's events gives under ``formula``: what the
+    read models of a generation built by that formula should hold."""
+    history = StudentHistory(key, formula)
+    for event in recorded:
+        history.add(event.fact, event.class_id, 0)
+    return student_update(history)
 
 
 def differences(

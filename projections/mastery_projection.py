@@ -38,6 +38,10 @@ class StudentHistory:
     position: int = 0  # highest notification id seen for this student
     daily: DailySnapshots = field(default_factory=DailySnapshots, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.daily.formula != self.formula:
+            self.daily = DailySnapshots(self.formula)
+
     def add(self, fact: LearningFact, class_id: str | None, position: int) -> None:
         self.facts.setdefault(fact.event_id, (fact, position))
         if class_id is not None and class_id not in self.classes:
@@ -111,8 +115,9 @@ _PROCESS_EVENT: singledispatchmethod[Any] = vars(MasteryProjection)["process_eve
 
 
 def student_update(history: StudentHistory, since: date | None = None) -> StudentUpdate:
-    """The student's documents from ``since`` on (all of them without ``since``); every fact
-    added to ``history`` since its last update must be dated on or after ``since``."""
+    """The student's documents from ``since`` on (all of them without ``since``), under the
+    history's formula; every fact added to ``history`` since its last update must be dated on
+    or after ``since``."""
     facts = [fact for fact, _ in history.facts.values()]
     masteries = history.daily.update(facts, since)
     positions = _positions_by_date(history)

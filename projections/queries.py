@@ -33,6 +33,7 @@ from domain.mastery import (
     mastery_from_document,
     predict,
 )
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from domain.student_mastery import fact_of, student_aggregate_id
 from projections.student_events import Replay, StudentEvents
 from projections.view import PROJECTION_NAME, MasteryView, StudentKey
@@ -83,7 +84,9 @@ def utc_today() -> date:
 
 class StudentQueries:
     """The query API's reads over a ``MasteryView`` and the event store behind
-    ``StudentEvents``. ``today`` is the clock: every "now" of an answer comes from it."""
+    ``StudentEvents``. ``today`` is the clock: every "now" of an answer comes from it.
+    ``formula`` is the one replays compute with where the read models cannot answer: the
+    formula of the generation ``view`` holds."""
 
     def __init__(
         self,
@@ -92,7 +95,9 @@ class StudentQueries:
         *,
         snapshot_ttl_days: int,
         today: Callable[[], date] = utc_today,
+        formula: Formula = DEFAULT_FORMULA,
     ) -> None:
+        self.formula = formula
         self.view = view
         self.store = store
         self.snapshot_ttl_days = snapshot_ttl_days
@@ -113,7 +118,7 @@ class StudentQueries:
         days = self.view.activity_dates(key)
         index = bisect.bisect_right(days, as_of)
         if index == 0:
-            return MasteryRead(mastery_as_of([], as_of), position, READ_MODEL)
+            return MasteryRead(mastery_as_of([], as_of, self.formula), position, READ_MODEL)
         day = days[index - 1]
         snapshot = self.view.snapshots(key, [day]).get(day) if self._live(day) else None
         from_snapshot = None if snapshot is None else _readable(snapshot)
@@ -160,7 +165,8 @@ class StudentQueries:
         if current is None or latest is None:
             facts = self._facts(key)
             last = max((f.occurred_at.date() for f in facts), default=self.today())
-            return MasteryRead(mastery_as_of(facts, max(last, self.today())), None, REPLAY)
+            as_of = max(last, self.today())
+            return MasteryRead(mastery_as_of(facts, as_of, self.formula), None, REPLAY)
         as_of = max(latest.as_of, self.today())
         return MasteryRead(carried_forward(latest, as_of), current.get("position"), READ_MODEL)
 
@@ -191,14 +197,15 @@ class StudentQueries:
         """The daily snapshots of ``start``..``end`` by date, ascending; ``with_previous``
         adds the latest one before ``start``, which the days up to the next one continue."""
         if self.view.current(key) is None:
-            replayed = daily_masteries(self._facts(key))
+            replayed = daily_masteries(self._facts(key), formula=self.formula)
             days = _selected(sorted(replayed), start, end, with_previous)
             return {d: replayed[d] for d in days}
         days = _selected(self.view.activity_dates(key), start, end, with_previous)
         found = self.view.snapshots(key, [d for d in days if self._live(d)])
         snapshots = {d: m for d, doc in found.items() if (m := _readable(doc)) is not None}
         if len(snapshots) < len(days):
-            replayed = daily_masteries(self._facts(key), since=min(set(days) - set(snapshots)))
+            since = min(set(days) - set(snapshots))
+            replayed = daily_masteries(self._facts(key), since, self.formula)
             snapshots.update({d: replayed[d] for d in days if d not in snapshots and d in replayed})
         return {d: snapshots[d] for d in sorted(snapshots)}
 
@@ -215,13 +222,13 @@ class StudentQueries:
         so ``predict`` gives the same answer as with every snapshot.
         """
         if self.view.current(key) is None:
-            history = daily_masteries(self._facts(key))
+            history = daily_masteries(self._facts(key), formula=self.formula)
             days = [d for d in history if d <= as_of][-PREDICTION_WINDOW:]
             return [(d, _score(history[d])) for d in days]
         days = [d for d in self.view.activity_dates(key) if d <= as_of][-PREDICTION_WINDOW:]
         found = self.view.snapshots(key, [d for d in days if self._live(d)])
         if len(found) < len(days):
-            replayed = daily_masteries(self._facts(key), since=days[0])
+            replayed = daily_masteries(self._facts(key), days[0], self.formula)
             return [(d, _score(replayed[d])) for d in days if d in replayed]
         return [(d, float(found[d]["mastery_score"])) for d in days]
 
@@ -234,7 +241,7 @@ class StudentQueries:
     # --- the event store ----------------------------------------------------------------------
 
     def timeline(self, key: StudentKey) -> Replay:
-        return self.store.replay(key.tenant_id, key.student_id, date.max)
+        return self.store.replay(key.tenant_id, key.student_id, date.max).under(self.formula)
 
     # --- rosters and status -------------------------------------------------------------------
 
@@ -273,7 +280,7 @@ class StudentQueries:
     # --- helpers ------------------------------------------------------------------------------
 
     def _replayed(self, key: StudentKey, as_of: date) -> MasteryRead:
-        return MasteryRead(mastery_as_of(self._facts(key), as_of), None, REPLAY)
+        return MasteryRead(mastery_as_of(self._facts(key), as_of, self.formula), None, REPLAY)
 
     def _facts(self, key: StudentKey) -> list[LearningFact]:
         return [fact_of(e) for e in self.store.learning_events(key.tenant_id, key.student_id)]

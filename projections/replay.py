@@ -22,6 +22,7 @@ from domain.mastery import (
     replay_steps,
     step_key,
 )
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from domain.mastery.rules import rounded
 from domain.student_mastery import StudentMastery
 from domain.timestamps import format_timestamp
@@ -50,6 +51,7 @@ class Replay:
     student_id: str
     as_of: date
     events: list[StudentMastery.LearningEventRecorded]  # dated on or before ``as_of``
+    formula: Formula = field(default=DEFAULT_FORMULA, compare=False)
     _keys: list[StepKey] | None = field(default=None, compare=False, repr=False)
     _steps: KeptSteps | None = field(default=None, compare=False, repr=False)
 
@@ -60,11 +62,18 @@ class Replay:
         student_id: str,
         as_of: date,
         recorded: Iterable[StudentMastery.LearningEventRecorded],
+        formula: Formula = DEFAULT_FORMULA,
     ) -> Replay:
         """The replay of ``recorded`` (any order, repeats dropped) up to ``as_of``."""
         by_id = {e.event_id: e for e in recorded if e.occurred_at.date() <= as_of}
         events = sorted(by_id.values(), key=lambda e: step_key(e.fact))
-        return cls(tenant_id, student_id, as_of, events)
+        return cls(tenant_id, student_id, as_of, events, formula)
+
+    def under(self, formula: Formula) -> Replay:
+        """The same events replayed under ``formula`` (this replay if it is already its)."""
+        if formula == self.formula:
+            return self
+        return Replay(self.tenant_id, self.student_id, self.as_of, self.events, formula)
 
     def extended(self, recorded: Iterable[StudentMastery.LearningEventRecorded]) -> Replay:
         """This replay with ``recorded`` (events recorded since it was made) added in their
@@ -79,7 +88,13 @@ class Replay:
         keys = self._all_keys()
         start = bisect.bisect_left(keys, step_key(fresh[0].fact))
         later = list(heapq.merge(self.events[start:], fresh, key=lambda e: step_key(e.fact)))
-        twin = Replay(self.tenant_id, self.student_id, self.as_of, [*self.events[:start], *later])
+        twin = Replay(
+            self.tenant_id,
+            self.student_id,
+            self.as_of,
+            [*self.events[:start], *later],
+            self.formula,
+        )
         twin._keys = [*keys[:start], *(step_key(e.fact) for e in later)]
         if self._steps is not None:
             twin._steps = self._steps.resumed(twin.events, start)
@@ -88,7 +103,8 @@ class Replay:
     def steps(self, *, after: StepKey | None = None, full: bool = False) -> Iterator[Row]:
         """Each event after ``after`` with what it changed (and the whole mastery if ``full``)."""
         by_id = {e.event_id: e for e in self.events}
-        for step in replay_steps((e.fact for e in self.events), after=after, full=full):
+        facts = (e.fact for e in self.events)
+        for step in replay_steps(facts, after=after, full=full, formula=self.formula):
             yield by_id[step.fact.event_id], step
 
     def events_after(
@@ -125,7 +141,7 @@ class Replay:
     def mastery(self) -> Mastery | None:
         """Mastery as of the replay date; None when no event is that old."""
         facts = [e.fact for e in self.events]
-        return mastery_as_of(facts, self.as_of) if facts else None
+        return mastery_as_of(facts, self.as_of, self.formula) if facts else None
 
     def _start(self, after: StepKey | None) -> int:
         """The index of the first event after the cursor ``after``."""
@@ -135,7 +151,7 @@ class Replay:
 
     def _remembered_steps(self) -> list[Row]:
         if self._steps is None:
-            self._steps = KeptSteps.of(self.events)
+            self._steps = KeptSteps.of(self.events, self.formula)
         return self._steps.rows
 
     def _all_keys(self) -> list[StepKey]:
@@ -158,8 +174,12 @@ class KeptSteps:
     checkpoints: list[Replayer]  # checkpoints[i]: the replayer after i * EVERY steps
 
     @classmethod
-    def of(cls, events: list[StudentMastery.LearningEventRecorded]) -> KeptSteps:
-        return cls([], Replayer(), [Replayer()]).resumed(events, 0)
+    def of(
+        cls,
+        events: list[StudentMastery.LearningEventRecorded],
+        formula: Formula = DEFAULT_FORMULA,
+    ) -> KeptSteps:
+        return cls([], Replayer(formula), [Replayer(formula)]).resumed(events, 0)
 
     def resumed(self, events: list[StudentMastery.LearningEventRecorded], start: int) -> KeptSteps:
         """The steps of ``events``, whose first ``start`` are this one's first ``start``."""

@@ -13,6 +13,7 @@ from api.cli import (
     consume,
     demo,
     erase,
+    generations_evaluate,
     keys,
     migrate,
     project,
@@ -78,9 +79,15 @@ app.add_typer(retention.app, name="retention")
 app.add_typer(store.app, name="store")
 app.command("serve")(serve.serve)
 app.command("token")(token.token)
+
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("run")(run.run)
+
+# Temporary until the generations group (build, list, promote, ...) lands beside it.
+generations = typer.Typer(help="Formula generations (SPEC §4b).", no_args_is_help=True)
+generations.command("evaluate")(generations_evaluate.evaluate)
+app.add_typer(generations, name="generations")
 
 if __name__ == "__main__":
     app()

@@ -16,9 +16,9 @@ from api.cli.common import EXIT_FAILURE, EXIT_USAGE, console, container, fail
 from domain.errors import StudentErasedError
 from domain.identifiers import check_identifier, check_tenant
 from domain.mastery import StepKey
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from infrastructure.bootstrap import Container
-from projections.compare import Difference, differences
-from projections.mastery_projection import StudentHistory, student_update
+from projections.compare import Difference, differences, expected_update
 from projections.replay import Replay, parse_cursor, step_document
 from projections.view import StudentKey
 
@@ -201,13 +201,13 @@ def _parse_date(value: str) -> date:
         raise fail(f"--as-of must be a date YYYY-MM-DD, got {value!r}", EXIT_USAGE) from None
 
 
-def check_read_models(built: Container, tenant: str, student: str) -> list[Difference]:
-    """Differences between the student's read models and a replay of all their events."""
+def check_read_models(
+    built: Container, tenant: str, student: str, formula: Formula = DEFAULT_FORMULA
+) -> list[Difference]:
+    """Differences between the student's read models and a replay of all their events under
+    ``formula`` (the formula of the generation the view holds)."""
     key = StudentKey(tenant, student)
-    history = StudentHistory(key)
-    for event in built.application.learning_events(tenant, student):
-        history.add(event.fact, event.class_id, 0)
-    expected = student_update(history)
+    expected = expected_update(key, built.application.learning_events(tenant, student), formula)
     ttl = built.settings.snapshot_ttl_days
     kept_since = datetime.now(UTC).date() - timedelta(days=ttl - 1) if ttl > 0 else None
     stored = built.view.snapshots(key, list(expected.snapshots))

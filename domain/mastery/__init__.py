@@ -12,9 +12,12 @@ Thresholds (levels, recommendations, learning path) compare those correctly roun
 
 The modules, from the bottom: ``rules`` (the tables), ``ratio`` (exact arithmetic), ``values``
 (what a mastery is made of, and its documents), ``scoring`` (the one weighted-score rule, exact
-and float), ``recommendations``, the ledger (``samples``, ``topic_ledger``, ``activity``,
-``ledger``), ``snapshots`` (over a collection of facts), ``carry_forward`` (the float read
-path) and ``prediction``. This package keeps the names its importers use.
+and float), ``recommendations``, ``knowledge_tracing`` (BKT in log space) and ``formulas`` (the
+registry: ``seed-v1``, ``bkt-v1``, their quiz rules and predictors), the ledger (``samples``,
+``topic_ledger``, ``activity``, ``ledger``), ``snapshots`` (over a collection of facts),
+``carry_forward`` (the float read path), ``prediction`` and ``predictive_validity`` (AUC and
+RMSE of the predictors, for ``generations evaluate``). This package keeps the names its
+importers use; every function over facts takes a ``formula``, ``seed-v1`` by default.
 """
 
 from domain.mastery.carry_forward import (

@@ -4,6 +4,7 @@ mastery it gives as of a date. It is the StudentMastery aggregate's state."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from fractions import Fraction
 from typing import Any
 
 from domain.facts import (
@@ -16,9 +17,10 @@ from domain.facts import (
     QuizEvidence,
 )
 from domain.mastery.activity import ActivityRuns
-from domain.mastery.ratio import Ratio, capped_ratio, mean, ratio
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
+from domain.mastery.ratio import ZERO, Ratio, capped_ratio, mean, ratio
 from domain.mastery.recommendations import learning_path, recommendations
-from domain.mastery.rules import level_for
+from domain.mastery.rules import level_for, quiz_confidence_tenths
 from domain.mastery.samples import CompletionSample, QualitySample, keep_latest
 from domain.mastery.scoring import EvidencePart
 from domain.mastery.topic_ledger import TopicLedger
@@ -40,6 +42,11 @@ class MasteryLedger:
     Every fact belongs to its topic, activity markers included (SPEC §4): a topic with only
     ``consistency`` markers is listed, with completion, quiz and quality 0.0 and no evidence
     for them.
+
+    Under a formula whose quiz rule is tracked (``bkt-v1``), each topic with quiz facts also
+    keeps its quiz track (every quiz fact of the topic, in order: a late fact refolds from its
+    place), and the student's quiz is the exact mean of the topics' values, kept as a running
+    exact sum. ``seed-v1`` (the aggregate's) keeps none of it.
     """
 
     __slots__ = (
@@ -48,15 +55,19 @@ class MasteryLedger:
         "_completion_weighted_tenths",
         "_counts",
         "_evidence_memo",
+        "_formula",
         "_last_event_at",
         "_quality",
         "_quality_memo",
         "_quiz_total",
         "_quiz_weighted_tenths",
         "_topics",
+        "_traced_sum",
+        "_traced_topics",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, formula: Formula = DEFAULT_FORMULA) -> None:
+        self._formula = formula
         self._topics: dict[str, TopicLedger] = {}
         self._quality: list[QualitySample] = []
         self._activity = ActivityRuns()
@@ -68,14 +79,20 @@ class MasteryLedger:
         self._quiz_total = 0
         self._evidence_memo: EvidencePart | None = None  # derived; reset by every add
         self._quality_memo: Ratio | None = None  # derived; reset by every quality fact
+        self._traced_sum = Fraction(0)  # Σ over topics with a quiz track of the track's value
+        self._traced_topics = 0  # how many topics have a quiz track
 
     @classmethod
-    def empty(cls) -> MasteryLedger:
-        return cls()
+    def empty(cls, formula: Formula = DEFAULT_FORMULA) -> MasteryLedger:
+        return cls(formula)
+
+    @property
+    def formula(self) -> Formula:
+        return self._formula
 
     def copy(self) -> MasteryLedger:
         """An independent ledger in the same state (adding to one leaves the other as it is)."""
-        twin = MasteryLedger()
+        twin = MasteryLedger(self._formula)
         twin._topics = {name: topic.copy() for name, topic in self._topics.items()}
         twin._quality = list(self._quality)
         twin._activity = self._activity.copy()
@@ -87,6 +104,8 @@ class MasteryLedger:
         twin._quiz_total = self._quiz_total
         twin._evidence_memo = self._evidence_memo
         twin._quality_memo = self._quality_memo
+        twin._traced_sum = self._traced_sum
+        twin._traced_topics = self._traced_topics
         return twin
 
     @property
@@ -108,7 +127,7 @@ class MasteryLedger:
             case CompletionEvidence() as evidence:
                 self._add_completion(fact.topic, at, fact.event_id, evidence)
             case QuizEvidence() as evidence:
-                self._add_quiz(fact.topic, evidence)
+                self._add_quiz(fact.topic, at, fact.event_id, evidence)
             case QualityEvidence() as evidence:
                 self._add_quality(fact.topic, at, fact.event_id, evidence)
             case ActivityEvidence():
@@ -161,14 +180,29 @@ class MasteryLedger:
         self._completion_weighted_tenths += sample.weighted_tenths
         self._completion_total += sample.total
 
-    def _add_quiz(self, topic: str, evidence: QuizEvidence) -> None:
-        weighted = evidence.correct_answers * _quiz_confidence_tenths(evidence.attempts)
+    def _add_quiz(self, topic: str, at: datetime, event_id: str, evidence: QuizEvidence) -> None:
+        weighted = evidence.correct_answers * quiz_confidence_tenths(evidence.attempts)
         ledger = self._topic(topic)
         ledger.quiz_count += 1
         ledger.quiz_weighted_tenths += weighted
         ledger.quiz_total += evidence.total_questions
         self._quiz_weighted_tenths += weighted
         self._quiz_total += evidence.total_questions
+        if self._formula.quiz.tracked:
+            self._add_traced(ledger, at, event_id, evidence)
+
+    def _add_traced(
+        self, ledger: TopicLedger, at: datetime, event_id: str, evidence: QuizEvidence
+    ) -> None:
+        track = ledger.quiz_track
+        if track is None:
+            track = ledger.quiz_track = self._formula.quiz.track()
+            self._traced_topics += 1
+            before = Fraction(0)
+        else:
+            before = Fraction(track.known())
+        track.add((at, event_id), evidence.correct_answers, evidence.total_questions)
+        self._traced_sum += Fraction(track.known()) - before
 
     def _add_quality(
         self, topic: str, at: datetime, event_id: str, evidence: QualityEvidence
@@ -209,6 +243,7 @@ class MasteryLedger:
             last_event_at=self._last_event_at,
             recommendations=recommendations(components, topics),
             learning_path=learning_path(components),
+            formula=self._formula.name,
         )
 
     def score(self, as_of: date) -> float:
@@ -241,13 +276,33 @@ class MasteryLedger:
                 completion=capped_ratio(
                     self._completion_weighted_tenths, 10 * self._completion_total
                 ),
-                quiz=ratio(self._quiz_weighted_tenths, 10 * self._quiz_total),
+                quiz=self._quiz(),
                 quality=self._quality_mean(),
             )
         return self._evidence_memo
 
+    def _quiz(self) -> Ratio:
+        if not self._formula.quiz.tracked:
+            return ratio(self._quiz_weighted_tenths, 10 * self._quiz_total)
+        if not self._traced_topics:
+            return ZERO
+        return (self._traced_sum.numerator, self._traced_sum.denominator * self._traced_topics)
+
     def to_state(self) -> dict[str, Any]:
-        """A canonical JSON-compatible form: equal ledgers give equal states."""
+        """A canonical JSON-compatible form: equal ledgers give equal states. (A ledger of
+        another formula than seed-v1 names it and lists each topic's quiz track; only seed-v1
+        ledgers are stored, as the aggregate's state.)"""
+        state = self._seed_state()
+        if self._formula.name != DEFAULT_FORMULA.name:
+            state["formula"] = self._formula.name
+            state["quiz_tracks"] = {
+                name: topic.quiz_track.to_state()
+                for name, topic in sorted(self._topics.items())
+                if topic.quiz_track is not None
+            }
+        return state
+
+    def _seed_state(self) -> dict[str, Any]:
         return {
             "version": _STATE_VERSION,
             "counts": {c.value: self._counts[c] for c in Component},
@@ -259,6 +314,8 @@ class MasteryLedger:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MasteryLedger:
+        if "formula" in state:
+            raise ValueError(f"only {DEFAULT_FORMULA.name} ledgers are read from a state")
         if state.get("version") != _STATE_VERSION:
             # Version 1 left activity-marker-only topics out and kept no topic counts: read, it
             # would be silently wrong. Migration 0004 deletes the stored snapshots holding it.
@@ -319,8 +376,3 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: facts need a UTC time")
     return moment.astimezone(UTC)
-
-
-def _quiz_confidence_tenths(attempts: int) -> int:
-    """conf = max(0.5, 1 - 0.1 * (attempts - 1)), in tenths."""
-    return max(5, 10 - (attempts - 1))

@@ -54,6 +54,11 @@ def level_for(score: float) -> str:
     return LOWEST_LEVEL
 
 
+def quiz_confidence_tenths(attempts: int) -> int:
+    """A quiz event's confidence, conf = max(0.5, 1 - 0.1 * (attempts - 1)), in tenths."""
+    return max(5, 10 - (attempts - 1))
+
+
 def rounded(value: float) -> float:
     """A score as documents show it: to 3 decimals."""
     return round(value, 3)

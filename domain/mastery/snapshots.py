@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from domain.facts import LearningFact
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from domain.mastery.ledger import MasteryLedger, utc
 from domain.mastery.rules import level_for
 from domain.mastery.values import Mastery, TopicMastery
 
 
-def mastery_as_of(facts: Iterable[LearningFact], as_of: date) -> Mastery:
+def mastery_as_of(
+    facts: Iterable[LearningFact], as_of: date, formula: Formula = DEFAULT_FORMULA
+) -> Mastery:
     """Mastery from the facts dated on or before ``as_of`` (duplicated ids count once)."""
-    ledger = MasteryLedger.empty()
+    ledger = MasteryLedger.empty(formula)
     for fact in _unique(facts):
         if _utc_day(fact) <= as_of:
             ledger.add(fact)
@@ -28,14 +31,16 @@ def mastery_as_of(facts: Iterable[LearningFact], as_of: date) -> Mastery:
 
 
 def daily_masteries(
-    facts: Iterable[LearningFact], since: date | None = None
+    facts: Iterable[LearningFact],
+    since: date | None = None,
+    formula: Formula = DEFAULT_FORMULA,
 ) -> dict[date, Mastery]:
     """Mastery as of each date with activity, ascending: the daily snapshots of SPEC §5.
 
     With ``since``, only dates on or after it are computed (earlier facts still count): what a
     late event dated ``since`` changes.
     """
-    return DailySnapshots().update(facts, since)
+    return DailySnapshots(formula).update(facts, since)
 
 
 class DailySnapshots:
@@ -48,11 +53,12 @@ class DailySnapshots:
     equals ``daily_masteries(facts, since)``.
     """
 
-    __slots__ = ("_before_latest", "_latest")
+    __slots__ = ("_before_latest", "_latest", "formula")
 
-    def __init__(self) -> None:
+    def __init__(self, formula: Formula = DEFAULT_FORMULA) -> None:
+        self.formula = formula
         self._latest: date | None = None
-        self._before_latest = MasteryLedger.empty()  # every fact dated before ``_latest``
+        self._before_latest = MasteryLedger.empty(formula)  # facts dated before ``_latest``
 
     def update(
         self, facts: Iterable[LearningFact], since: date | None = None
@@ -64,7 +70,7 @@ class DailySnapshots:
             ledger = self._before_latest.copy()
             facts = [f for f in facts if _utc_day(f) >= start]
         else:
-            ledger = MasteryLedger.empty()
+            ledger = MasteryLedger.empty(self.formula)
         days = [(day, list(group)) for day, group in itertools.groupby(_in_order(facts), _utc_day)]
         snapshots: dict[date, Mastery] = {}
         for day, facts_of_day in days:
@@ -116,18 +122,22 @@ class Replayer:
 
     __slots__ = ("_last", "_ledger", "_level", "number")
 
-    def __init__(self) -> None:
-        self._ledger = MasteryLedger.empty()
+    def __init__(self, formula: Formula = DEFAULT_FORMULA) -> None:
+        self._ledger = MasteryLedger.empty(formula)
         self._last: LearningFact | None = None
         self._level: str | None = None  # the level after ``_last``, once computed
         self.number = 0  # facts taken so far
 
     def copy(self) -> Replayer:
         """An independent replayer in the same state."""
-        twin = Replayer()
+        twin = Replayer(self.formula)
         twin._ledger = self._ledger.copy()
         twin._last, twin._level, twin.number = self._last, self._level, self.number
         return twin
+
+    @property
+    def formula(self) -> Formula:
+        return self._ledger.formula
 
     def skip(self, fact: LearningFact) -> None:
         """Take a fact without scoring it (a fact before a paging cursor)."""
@@ -163,11 +173,15 @@ class Replayer:
 
 
 def replay_steps(
-    facts: Iterable[LearningFact], *, after: StepKey | None = None, full: bool = False
+    facts: Iterable[LearningFact],
+    *,
+    after: StepKey | None = None,
+    full: bool = False,
+    formula: Formula = DEFAULT_FORMULA,
 ) -> Iterator[Step]:
     """Replay, lazily: each fact in (UTC time, event id) order with what it changed, for the
     facts after ``after`` (the earlier ones are taken without computing anything for them)."""
-    replayer = Replayer()
+    replayer = Replayer(formula)
     for fact in _in_order(facts):
         if after is not None and step_key(fact) <= after:
             replayer.skip(fact)
@@ -175,10 +189,12 @@ def replay_steps(
             yield replayer.step(fact, full=full)
 
 
-def timeline(facts: Iterable[LearningFact]) -> list[tuple[LearningFact, Mastery]]:
+def timeline(
+    facts: Iterable[LearningFact], formula: Formula = DEFAULT_FORMULA
+) -> list[tuple[LearningFact, Mastery]]:
     """Replay: each fact in (occurred_at, event_id) order with the whole mastery just after it."""
     steps: list[tuple[LearningFact, Mastery]] = []
-    for step in replay_steps(facts, full=True):
+    for step in replay_steps(facts, full=True, formula=formula):
         assert step.mastery is not None  # asked for
         steps.append((step.fact, step.mastery))
     return steps

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.mastery.knowledge_tracing import KnowledgeTrack
 from domain.mastery.ratio import ZERO, Ratio, capped_ratio, mean, ratio
 from domain.mastery.samples import CompletionSample, QualitySample
 from domain.mastery.scoring import EvidencePart
@@ -27,9 +28,12 @@ class TopicLedger:
     memo: tuple[Ratio, TopicMastery] | None = field(default=None, compare=False)
     evidence_memo: EvidencePart | None = field(default=None, compare=False)
     quality_memo: Ratio | None = field(default=None, compare=False)
+    # The topic's quiz facts folded in order, under a formula with a tracked quiz rule (bkt-v1).
+    quiz_track: KnowledgeTrack | None = field(default=None, compare=False)
 
     def copy(self) -> TopicLedger:
-        """An independent copy (samples and memos are immutable values, shared)."""
+        """An independent copy (samples and memos are immutable values, shared; the quiz track
+        is copied)."""
         return TopicLedger(
             self.completion,
             self.quiz_weighted_tenths,
@@ -42,6 +46,7 @@ class TopicLedger:
             self.memo,
             self.evidence_memo,
             self.quality_memo,
+            None if self.quiz_track is None else self.quiz_track.copy(),
         )
 
     def quality_mean(self) -> Ratio:
@@ -70,11 +75,12 @@ class TopicLedger:
             if self.completion
             else ZERO
         )
-        return EvidencePart.of(
-            completion,
-            ratio(self.quiz_weighted_tenths, 10 * self.quiz_total),
-            self.quality_mean(),
+        quiz = (
+            ratio(self.quiz_weighted_tenths, 10 * self.quiz_total)
+            if self.quiz_track is None
+            else self.quiz_track.ratio()
         )
+        return EvidencePart.of(completion, quiz, self.quality_mean())
 
     def to_state(self) -> dict[str, Any]:
         return {

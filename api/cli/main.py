@@ -14,6 +14,7 @@ from api.cli import (
     demo,
     erase,
     keys,
+    mcp,
     migrate,
     project,
     projections,
@@ -81,6 +82,7 @@ app.command("token")(token.token)
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("run")(run.run)
+app.command("mcp")(mcp.mcp)
 
 if __name__ == "__main__":
     app()

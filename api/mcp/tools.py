@@ -166,12 +166,18 @@ def mastery_resource(student_id: str) -> str:
     """The student's mastery document as of today (GET /v1/students/{id}/mastery)."""
     call = current_call()
     try:
-        call.student_id = check_identifier("student", student_id)
-        document = _mastery(call, student_id, None)
+        document = _mastery(call, _student_of_uri(student_id), None)
     except Exception as exc:
         raise resource_error(exc) from None
     call.status = 200
     return orjson.dumps(document.model_dump(mode="json")).decode()
+
+
+def _student_of_uri(student_id: str) -> str:
+    try:
+        return check_identifier("student", student_id)
+    except ValueError as exc:
+        raise invalid([{"loc": "uri.student_id", "msg": str(exc), "type": "pattern"}]) from None
 
 
 TOOLS = (

@@ -1,0 +1,351 @@
+"""The MCP server at ``/mcp`` with the SDK's own streamable HTTP client, against the real API:
+tool listing and schemas, every tool's answer against the route's, authorization as on
+``/v1``, the ingest path, resources, and one access-log row per call."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from tests.e2e.http.mcp_support import (
+    access_rows,
+    answer,
+    call,
+    days_ago,
+    http_session,
+    load_cohort,
+    refusal,
+    text_of,
+)
+from tests.e2e.http.support import Api, event
+
+TOOLS = {
+    "get_mastery",
+    "explain_mastery",
+    "recommend_next",
+    "class_overview",
+    "at_risk_students",
+    "predict",
+    "record_learning_event",
+}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
+
+
+@pytest.fixture
+def cohort(api: Api, tenant: str) -> int:
+    return load_cohort(api, tenant)
+
+
+def token(api: Api, role: str, sub: str, tenant: str, **claims: Any) -> str:
+    return api.tokens.mint(role, sub, tenant, **claims)
+
+
+def test_tools_and_the_resource_are_listed_with_precise_schemas(api: Api, tenant: str) -> None:
+    async def scenario() -> None:
+        async with http_session(api, token(api, "admin", "root", tenant)) as session:
+            listed = {tool.name: tool for tool in (await session.list_tools()).tools}
+            templates = (await session.list_resource_templates()).resource_templates
+
+        assert set(listed) == TOOLS
+        for tool in listed.values():
+            assert tool.description and tool.output_schema, tool.name
+        mastery = listed["get_mastery"].input_schema
+        assert mastery["required"] == ["student_id"]
+        assert mastery["properties"]["student_id"]["pattern"] == "^[A-Za-z0-9._-]{1,128}$"
+        assert {"format": "date", "type": "string"} in mastery["properties"]["as_of"]["anyOf"]
+        days = listed["predict"].input_schema["properties"]["days"]
+        assert (days["minimum"], days["maximum"], days["default"]) == (1, 90, 7)
+        limit = listed["at_risk_students"].input_schema["properties"]["limit"]
+        assert (limit["minimum"], limit["maximum"]) == (1, 200)
+        assert listed["class_overview"].input_schema["required"] == ["class_id"]
+        event_schema = listed["record_learning_event"].input_schema["properties"]["event"]
+        components = [shape["properties"]["component"]["const"] for shape in event_schema["oneOf"]]
+        assert sorted(components) == ["completion", "consistency", "quality", "quiz"]
+        assert "$ref" not in str(event_schema)  # inlined: nothing dangles
+        assert listed["get_mastery"].annotations.read_only_hint is True
+        assert listed["record_learning_event"].annotations.read_only_hint is False
+        assert [t.uri_template for t in templates] == ["mastery://students/{student_id}/mastery"]
+        assert templates[0].mime_type == "application/json"
+
+    anyio.run(scenario)
+
+
+def test_every_read_tool_answers_what_the_api_answers(api: Api, tenant: str, cohort: int) -> None:
+    admin = api.as_("admin", "root", tenant)
+    past = days_ago(3).date().isoformat()
+
+    async def scenario() -> dict[str, Any]:
+        async with http_session(api, token(api, "admin", "root", tenant)) as session:
+            return {
+                "mastery": await answer(session, "get_mastery", student_id="s1"),
+                "past": await answer(session, "get_mastery", student_id="s1", as_of=past),
+                "predict": await answer(session, "predict", student_id="s1", days=14),
+                "next": await answer(session, "recommend_next", student_id="s2"),
+                "class": await answer(session, "class_overview", class_id="c1"),
+                "at_risk": await answer(session, "at_risk_students"),
+                "at_risk_c2": await answer(session, "at_risk_students", class_id="c2"),
+            }
+
+    got = anyio.run(scenario)
+    assert got["mastery"] == admin.get("/v1/students/s1/mastery").json()
+    assert got["past"] == admin.get("/v1/students/s1/mastery", params={"as_of": past}).json()
+    assert got["past"]["as_of"] == past
+    prediction = admin.get("/v1/students/s1/prediction", params={"days": 14}).json()
+    assert got["predict"] == prediction and prediction["days"] == 14
+    recommendations = admin.get("/v1/students/s2/recommendations").json()
+    assert {k: got["next"][k] for k in recommendations} == recommendations
+    assert got["next"]["next"] == recommendations["recommendations"][0]
+    assert got["next"]["next_activity"] == recommendations["learning_path"][0]
+    roster = admin.get("/v1/classes/c1/mastery").json()
+    listed = admin.get("/v1/classes").json()["classes"]
+    assert got["class"]["students"] == roster["students"]
+    assert got["class"]["summary"] == next(c for c in listed if c["class_id"] == "c1")
+    assert got["class"]["summary"]["students"] == 2
+    at_risk = admin.get("/v1/students", params={"at_risk": "true"}).json()
+    assert got["at_risk"] == at_risk
+    assert [s["student_id"] for s in at_risk["students"]] == ["s2"]
+    at_risk_c2 = admin.get("/v1/students", params={"at_risk": "true", "class": "c2"}).json()
+    assert got["at_risk_c2"] == at_risk_c2 and at_risk_c2["students"] == []
+
+
+def test_explain_mastery_says_why_and_what_would_raise_the_score_most(
+    api: Api, tenant: str, cohort: int
+) -> None:
+    async def scenario() -> dict[str, Any]:
+        async with http_session(api, token(api, "student", "s2", tenant)) as session:
+            return await answer(session, "explain_mastery", student_id="s2")
+
+    explained = anyio.run(scenario)
+    mastery = api.as_("admin", "root", tenant).get("/v1/students/s2/mastery").json()
+    assert explained["mastery_score"] == mastery["mastery_score"]
+    assert explained["level"] == mastery["level"]
+    assert explained["formula"]["name"] == mastery["formula"] == "seed-v1"
+    assert explained["formula"]["known"] is True
+    weights = {"completion": 0.4, "quiz": 0.3, "quality": 0.2, "consistency": 0.1}
+    parts = explained["components"]
+    assert [p["component"] for p in parts] == list(weights)
+    for part in parts:
+        name = part["component"]
+        assert part["value"] == mastery["components"][name]
+        assert part["weight"] == weights[name]
+        assert part["contribution"] == mastery["breakdown"][name]
+        counted = "activity_days" if name == "consistency" else name
+        assert part["evidence"] == mastery["evidence"][counted]
+        assert part["has_evidence"] == (name not in mastery["no_evidence"])
+        assert part["potential_gain"] == round(weights[name] * (1 - part["value"]), 3)
+    # s2: no quality reviews (0.0 x 0.2 = 0.2 to gain) and quizzes at 0.1 (0.9 x 0.3 = 0.27).
+    lever = explained["biggest_lever"]
+    assert lever["component"] == "quiz"
+    assert lever["gain"] == max(p["potential_gain"] for p in parts)
+    assert lever["score_if_perfect"] == round(mastery["mastery_score"] + lever["gain"], 3)
+    assert "quiz would raise the score most" in lever["in_words"]
+    progress = explained["progress"]
+    assert progress["level"] == mastery["level"]
+    thresholds = {"developing": 0.4, "competent": 0.6, "proficient": 0.75, "expert": 0.9}
+    assert progress["next_threshold"] == thresholds[progress["next_level"]]
+    assert progress["distance"] == round(progress["next_threshold"] - mastery["mastery_score"], 3)
+    assert "quality" in explained["summary"] and "0.000" in explained["summary"]
+
+
+def test_tokens_read_exactly_what_they_read_on_v1(api: Api, tenant: str, cohort: int) -> None:
+    async def scenario() -> None:
+        async with http_session(api, token(api, "student", "s1", tenant)) as student:
+            assert (await answer(student, "get_mastery", student_id="s1"))["student_id"] == "s1"
+            refused = await refusal(student, "get_mastery", student_id="s2")
+            assert refused == (
+                "Error executing tool get_mastery: forbidden: this token may not read this student"
+            )
+            assert "forbidden" in await refusal(student, "explain_mastery", student_id="s2")
+            assert "forbidden" in await refusal(student, "class_overview", class_id="c1")
+            record = await refusal(student, "record_learning_event", event={"event_id": "x"})
+            assert record.endswith("forbidden: only a service token may record learning events")
+            assert (await answer(student, "at_risk_students"))["students"] == []
+            # a refusal is not the end of the session
+            assert (await answer(student, "predict", student_id="s1"))["student_id"] == "s1"
+
+        teacher_token = token(api, "teacher", "t1", tenant, classes=["c2"], students=["s1"])
+        async with http_session(api, teacher_token) as teacher:
+            assert (await answer(teacher, "get_mastery", student_id="s3"))["level"]  # roster
+            assert (await answer(teacher, "get_mastery", student_id="s1"))["level"]  # named
+            assert "forbidden" in await refusal(teacher, "get_mastery", student_id="s2")
+            assert "forbidden" in await refusal(teacher, "class_overview", class_id="c1")
+            assert (await answer(teacher, "class_overview", class_id="c2"))["students"]
+
+        async with http_session(api, token(api, "service", "agent", tenant)) as service:
+            for tool, arguments in (
+                ("get_mastery", {"student_id": "s1"}),
+                ("explain_mastery", {"student_id": "s1"}),
+                ("recommend_next", {"student_id": "s1"}),
+                ("predict", {"student_id": "s1"}),
+                ("class_overview", {"class_id": "c1"}),
+                ("at_risk_students", {}),
+            ):
+                assert "forbidden" in await refusal(service, tool, **arguments), tool
+
+        async with http_session(api, token(api, "admin", "root", "other-tenant")) as stranger:
+            unknown = await refusal(stranger, "get_mastery", student_id="s1")
+            assert unknown.endswith("not found: unknown student")
+
+    anyio.run(scenario)
+
+
+def test_invalid_arguments_are_tool_errors_and_the_session_goes_on(
+    api: Api, tenant: str, cohort: int
+) -> None:
+    async def scenario() -> None:
+        async with http_session(api, token(api, "admin", "root", tenant)) as admin:
+            for tool, arguments in (
+                ("get_mastery", {"student_id": "bad id!"}),
+                ("get_mastery", {"student_id": "s1", "as_of": "2026-13-01"}),
+                ("get_mastery", {"student_id": "s1", "as_of": "2026-01-01T00:00:00Z"}),
+                ("get_mastery", {}),
+                ("predict", {"student_id": "s1", "days": 0}),
+                ("predict", {"student_id": "s1", "days": 91}),
+                ("at_risk_students", {"limit": 500}),
+                ("at_risk_students", {"cursor": "!!"}),
+                ("class_overview", {"class_id": "x" * 129}),
+                ("no_such_tool", {}),
+            ):
+                result = await call(admin, tool, **arguments)
+                assert result.is_error, (tool, arguments)
+                assert text_of(result), (tool, arguments)
+            cursor = await refusal(admin, "at_risk_students", cursor="bm90LWEtc3R1ZGVudCE")
+            assert "invalid input:" in cursor and "arguments.cursor" in cursor
+            unknown = await refusal(admin, "get_mastery", student_id="nobody")
+            assert unknown.endswith("not found: unknown student")
+            assert (await answer(admin, "get_mastery", student_id="s1"))["student_id"] == "s1"
+
+    anyio.run(scenario)
+
+
+def test_record_learning_event_goes_through_the_ingest_path(api: Api, tenant: str) -> None:
+    new = event("mcp-1", "s9", tenant, class_id="c9")
+    changed = {**new, "data": {"total_questions": 10, "correct_answers": 1}}
+    invalid = {**event("mcp-bad", "s9", tenant), "data": {"total_questions": 0}}
+    elsewhere = event("mcp-2", "s9", "another-tenant")
+    no_tenant = {k: v for k, v in event("mcp-3", "s9", tenant).items() if k != "tenant_id"}
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with http_session(api, token(api, "service", "agent", tenant)) as service:
+            return [
+                await answer(service, "record_learning_event", event=body)
+                for body in (new, new, changed, invalid, elsewhere, no_tenant)
+            ]
+
+    recorded, duplicate, conflict, rejected, foreign, defaulted = anyio.run(scenario)
+    assert recorded["outcomes"] == [
+        {"status": "recorded", "event_id": "mcp-1", "code": None, "errors": []}
+    ]
+    assert recorded["counts"] == {"recorded": 1} and recorded["position"] > 0
+    assert duplicate["outcomes"][0]["status"] == "duplicate"
+    assert duplicate["position"] >= recorded["position"]
+    assert conflict["outcomes"][0]["status"] == "conflict"
+    assert foreign["outcomes"][0]["code"] == "forbidden_tenant"
+    assert defaulted["outcomes"][0]["status"] == "recorded"
+    # the same invalid event answered by POST /v1/events: the same outcome, the same errors
+    service = api.as_("service", "agent", tenant)
+    by_api = service.post("/v1/events", json={"events": [invalid]}).json()
+    assert rejected == by_api and rejected["outcomes"][0]["status"] == "rejected"
+    assert service.post("/v1/events", json=new).status_code == 200  # a duplicate on /v1 too
+    api.container.view.wait("mastery", defaulted["position"], timeout=30)
+    mastery = api.as_("admin", "root", tenant).get("/v1/students/s9/mastery").json()
+    assert mastery["event_count"] == 2
+
+
+def test_the_mastery_resource_reads_under_the_same_rights(
+    api: Api, tenant: str, cohort: int
+) -> None:
+    async def scenario() -> tuple[str, list[str]]:
+        async with http_session(api, token(api, "student", "s1", tenant)) as student:
+            read = await student.read_resource("mastery://students/s1/mastery")
+            errors = []
+            for uri in ("mastery://students/s2/mastery", "mastery://students/bad%20id/mastery"):
+                with pytest.raises(MCPError) as refused:
+                    await student.read_resource(uri)
+                errors.append(refused.value.error.message)
+            assert (await answer(student, "get_mastery", student_id="s1"))["student_id"] == "s1"
+        (content,) = read.contents
+        assert content.mime_type == "application/json"
+        return content.text, errors  # type: ignore[union-attr]
+
+    text, errors = anyio.run(scenario)
+    api_answer = api.as_("student", "s1", tenant).get("/v1/students/s1/mastery").json()
+    assert httpx.Response(200, content=text).json() == api_answer
+    assert errors[0] == "forbidden: this token may not read this student"
+    assert errors[1].startswith("invalid input:")
+
+
+def test_no_token_or_a_bad_token_is_a_401_and_logged(api: Api, tenant: str) -> None:
+    request_ids = [f"mcp-{uuid.uuid4().hex}" for _ in range(3)]
+    expired = api.tokens.mint("admin", "root", tenant, ttl=-timedelta(hours=1))
+    for request_id, authorization in zip(
+        request_ids, (None, "Bearer not-a-token", f"Bearer {expired}"), strict=True
+    ):
+        headers = {**MCP_HEADERS, "X-Request-ID": request_id}
+        if authorization:
+            headers["Authorization"] = authorization
+        response = api.client.post("/mcp", json=INITIALIZE, headers=headers)
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.json()["instance"] == "/mcp"
+
+    rows = access_rows(api, "-", 3, where="request_id IN ('" + "','".join(request_ids) + "')")
+    assert [(r["route"], r["action"], r["outcome"], r["status"]) for r in rows] == [
+        ("/mcp", "mcp", "unauthenticated", 401)
+    ] * 3
+
+    async def without_token() -> None:
+        async with http_session(api, None):
+            pass
+
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the SDK reports the 401 its own way
+        anyio.run(without_token)
+
+
+def test_each_call_writes_one_access_log_row(api: Api, tenant: str, cohort: int) -> None:
+    async def scenario() -> None:
+        teacher = token(api, "teacher", "t1", tenant, classes=["c1"], students=["ghost"])
+        async with http_session(api, teacher) as t:
+            await answer(t, "get_mastery", student_id="s1")
+            await refusal(t, "get_mastery", student_id="s3")
+            await refusal(t, "predict", student_id="s1", days=0)
+            await answer(t, "class_overview", class_id="c1")
+            await refusal(t, "get_mastery", student_id="ghost")
+            await t.read_resource("mastery://students/s2/mastery")
+            await refusal(t, "record_learning_event", event={"student_id": "s1"})
+            await answer(t, "at_risk_students", class_id="c1")
+
+    anyio.run(scenario)
+    rows = access_rows(api, tenant, 8)
+    assert [
+        (r["subject"], r["role"], r["student_id"], r["class_id"], r["action"], r["outcome"])
+        for r in rows
+    ] == [
+        ("t1", "teacher", "s1", None, "mcp:get_mastery", "ok"),
+        ("t1", "teacher", "s3", None, "mcp:get_mastery", "denied"),
+        ("t1", "teacher", "s1", None, "mcp:predict", "invalid"),
+        ("t1", "teacher", None, "c1", "mcp:class_overview", "ok"),
+        ("t1", "teacher", "ghost", None, "mcp:get_mastery", "not_found"),
+        ("t1", "teacher", "s2", None, "mcp:read_mastery_resource", "ok"),
+        ("t1", "teacher", "s1", None, "mcp:record_learning_event", "denied"),
+        ("t1", "teacher", None, "c1", "mcp:at_risk_students", "ok"),
+    ]
+    assert {r["route"] for r in rows} == {"/mcp"}
+    assert [r["status"] for r in rows] == [200, 403, 422, 200, 404, 200, 403, 200]

@@ -108,7 +108,7 @@ def access_rows(
     while True:
         with psycopg.connect(url) as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(columns)}, status FROM access_log"  # noqa: S608
+                f"SELECT {', '.join(columns)}, status FROM access_log"
                 f" WHERE tenant_id = %s AND {where} ORDER BY id",
                 (tenant,),
             ).fetchall()

@@ -23,6 +23,7 @@ def mcp(
     token: Annotated[
         str | None,
         typer.Option(
+            metavar="TOKEN",
             help="The bearer token the agent acts with (MASTERY_MCP_TOKEN); its role and "
             "claims decide what the tools may read, as on the HTTP API.",
             show_default=False,

@@ -97,12 +97,11 @@ def explanation(mastery: MasteryOut) -> ExplanationOut:
     components = [_component(mastery, name, words.measures[name]) for name in COMPONENTS]
     progress = _progress(mastery.mastery_score, mastery.level)
     lever = _lever(mastery.mastery_score, components)
-    terms = " + ".join(f"{c.weight:.2f} x {c.value:.3f}" for c in components)
     formula = FormulaExplanation(
         name=mastery.formula,
         known=known,
         description=words.description,
-        weighted_sum=f"{terms} = {mastery.mastery_score:.3f}",
+        weighted_sum=f"{_terms(components)} = {mastery.mastery_score:.3f}",
     )
     return ExplanationOut(
         tenant_id=mastery.tenant_id,
@@ -126,7 +125,8 @@ def _component(mastery: MasteryOut, name: ComponentName, measures: str) -> Compo
     evidence: int = (
         mastery.evidence.activity_days if name == "consistency" else getattr(mastery.evidence, name)
     )
-    unit = "active days" if name == "consistency" else f"{name} events"
+    unit = "active day" if name == "consistency" else f"{name} event"
+    counted = f"{evidence} {unit}" + ("" if evidence == 1 else "s")
     headroom = round(1 - value, 3)
     contribution: float = getattr(mastery.breakdown, name)
     return ComponentExplanation(
@@ -140,8 +140,7 @@ def _component(mastery: MasteryOut, name: ComponentName, measures: str) -> Compo
         potential_gain=round(weight * headroom, 3),
         measures=measures,
         in_words=(
-            f"{name} is {value:.3f} ({measures}); with weight {weight:.2f} it contributes "
-            f"{contribution:.3f}, from {evidence} {unit}"
+            f"{name} {value:.3f} x weight {weight:.2f} = {contribution:.3f}, from {counted}"
             + ("" if name not in mastery.no_evidence else " (no evidence yet: counted as 0)")
         ),
     )
@@ -192,6 +191,10 @@ def _lever(score: float, components: list[ComponentExplanation]) -> Lever | None
     )
 
 
+def _terms(components: list[ComponentExplanation]) -> str:
+    return " + ".join(f"{c.weight:.2f} x {c.value:.3f}" for c in components)
+
+
 def _summary(
     mastery: MasteryOut,
     components: list[ComponentExplanation],
@@ -205,7 +208,8 @@ def _summary(
             f"Mastery {mastery.mastery_score:.3f} ({mastery.level}) as of "
             f"{mastery.as_of.isoformat()}, from {mastery.event_count} events."
         )
-    parts = [opening, *(c.in_words[:1].upper() + c.in_words[1:] + "." for c in components)]
+    parts = [opening, f"{mastery.mastery_score:.3f} = {_terms(components)}."]
+    parts += [c.in_words[:1].upper() + c.in_words[1:] + "." for c in components]
     parts.append(progress.in_words[:1].upper() + progress.in_words[1:] + ".")
     if lever is not None:
         parts.append(lever.in_words[:1].upper() + lever.in_words[1:] + ".")

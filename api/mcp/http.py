@@ -54,7 +54,9 @@ class McpHttp:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         handler = StreamableHTTPASGIApp(self.server.session_manager)
-        self.route = Route(HTTP_ROUTE, BearerGate(handler, services), name="mcp")
+        # POST only: a stateless server has no stream of its own to offer on GET (the
+        # specification's answer is then 405), nor a session to end on DELETE.
+        self.route = Route(HTTP_ROUTE, BearerGate(handler, services), methods=["POST"], name="mcp")
 
     def running(self) -> AbstractAsyncContextManager[None]:
         """The session manager's task group: entered in the API's lifespan, after the

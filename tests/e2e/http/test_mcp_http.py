@@ -10,7 +10,10 @@ from typing import Any
 
 import anyio
 import httpx
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.e2e.http.mcp_support import (
@@ -349,3 +352,59 @@ def test_each_call_writes_one_access_log_row(api: Api, tenant: str, cohort: int)
     ]
     assert {r["route"] for r in rows} == {"/mcp"}
     assert [r["status"] for r in rows] == [200, 403, 422, 200, 404, 200, 403, 200]
+
+
+def test_malformed_requests_get_4xx_answers_never_5xx(api: Api, tenant: str) -> None:
+    headers = {
+        **MCP_HEADERS,
+        "Authorization": f"Bearer {token(api, 'admin', 'root', tenant)}",
+        "Content-Type": "application/json",
+    }
+    client = api.client
+    answers = {
+        "not json": client.post("/mcp", content=b"{not json", headers=headers),
+        "not json-rpc": client.post("/mcp", json={"hello": 1}, headers=headers),
+        "a list": client.post("/mcp", json=[1, 2], headers=headers),
+        "too large": client.post("/mcp", content=b"[" + b" " * (2 << 20) + b"]", headers=headers),
+        "get": client.get("/mcp", headers=headers),
+        "delete": client.delete("/mcp", headers=headers),
+        "text": client.post(
+            "/mcp", content=b"x", headers={**headers, "Content-Type": "text/plain"}
+        ),
+        "no accept": client.post(
+            "/mcp", json=INITIALIZE, headers={**headers, "Accept": "text/html"}
+        ),
+    }
+    for name, response in answers.items():
+        assert 400 <= response.status_code < 500, (name, response.status_code, response.text)
+    assert answers["too large"].status_code == 413
+    assert answers["get"].status_code == answers["delete"].status_code == 405
+    ok = client.post("/mcp", json=INITIALIZE, headers=headers)
+    assert ok.status_code == 200 and ok.json()["result"]["serverInfo"]["name"] == "mastery-engine"
+
+
+def test_the_2026_protocol_goes_through_the_same_gate_and_guard(
+    api: Api, tenant: str, cohort: int
+) -> None:
+    """The SDK's high-level client negotiates the newest protocol (no initialize handshake;
+    every request carries its version): the same answers, refusals and access log."""
+
+    async def scenario() -> tuple[str, dict[str, Any], str]:
+        headers = {"Authorization": f"Bearer {token(api, 'student', 's1', tenant)}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+            transport = streamable_http_client(f"{api.base_url}/mcp", http_client=http)
+            async with Client(transport, read_timeout_seconds=120) as client:
+                own = await client.call_tool("get_mastery", {"student_id": "s1"})
+                other = await client.call_tool("get_mastery", {"student_id": "s2"})
+                assert own.structured_content is not None and other.is_error
+                return client.protocol_version, own.structured_content, text_of(other)
+
+    version, own, refused = anyio.run(scenario)
+    assert version >= "2026-07-28"
+    assert own == api.as_("student", "s1", tenant).get("/v1/students/s1/mastery").json()
+    assert refused.endswith("forbidden: this token may not read this student")
+    rows = access_rows(api, tenant, 2)
+    assert [(r["student_id"], r["outcome"], r["route"]) for r in rows] == [
+        ("s1", "ok", "/mcp"),
+        ("s2", "denied", "/mcp"),
+    ]

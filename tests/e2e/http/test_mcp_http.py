@@ -408,3 +408,23 @@ def test_the_2026_protocol_goes_through_the_same_gate_and_guard(
         ("s1", "ok", "/mcp"),
         ("s2", "denied", "/mcp"),
     ]
+
+
+def test_an_erased_student_is_gone_over_mcp_too(api: Api, tenant: str, cohort: int) -> None:
+    assert api.as_("admin", "root", tenant).delete("/v1/students/s3").status_code == 200
+
+    async def scenario() -> tuple[str, str]:
+        async with http_session(api, token(api, "admin", "root", tenant)) as admin:
+            tool = await refusal(admin, "explain_mastery", student_id="s3")
+            with pytest.raises(MCPError) as refused:
+                await admin.read_resource("mastery://students/s3/mastery")
+            return tool, refused.value.error.message
+
+    tool, resource = anyio.run(scenario)
+    assert tool.endswith("gone: this student's data has been erased")
+    assert resource == "gone: this student's data has been erased"
+    rows = access_rows(api, tenant, 2)
+    assert [(r["action"], r["outcome"], r["status"]) for r in rows] == [
+        ("mcp:explain_mastery", "erased", 410),
+        ("mcp:read_mastery_resource", "erased", 410),
+    ]

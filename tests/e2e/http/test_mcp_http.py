@@ -12,7 +12,7 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
@@ -26,7 +26,7 @@ from tests.e2e.http.mcp_support import (
     refusal,
     text_of,
 )
-from tests.e2e.http.support import Api, event
+from tests.e2e.http.support import Api, event, running_server
 
 TOOLS = {
     "get_mastery",
@@ -428,3 +428,48 @@ def test_an_erased_student_is_gone_over_mcp_too(api: Api, tenant: str, cohort: i
         ("mcp:explain_mastery", "erased", 410),
         ("mcp:read_mastery_resource", "erased", 410),
     ]
+
+
+class RoundRobin(httpx2.AsyncHTTPTransport):
+    """A load balancer in the client: each request goes to the next of ``ports``."""
+
+    def __init__(self, ports: list[int]) -> None:
+        super().__init__()
+        self.ports = ports
+        self.sent: list[int] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        port = self.ports[len(self.sent) % len(self.ports)]
+        self.sent.append(port)
+        request.url = request.url.copy_with(port=port)
+        return await super().handle_async_request(request)
+
+
+def test_a_session_spans_server_processes_because_none_is_kept(
+    api: Api, tenant: str, cohort: int
+) -> None:
+    """``mastery serve --workers N``: consecutive requests of one client reach different
+    processes. Two servers of their own (each with its MCP server and session manager) take
+    turns answering one client's session."""
+    with running_server(api.container) as other:
+        ports = [int(api.base_url.rsplit(":", 1)[1]), int(other.rsplit(":", 1)[1])]
+        balancer = RoundRobin(ports)
+
+        async def scenario() -> list[dict[str, Any]]:
+            headers = {"Authorization": f"Bearer {token(api, 'admin', 'root', tenant)}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, transport=balancer, timeout=120) as http,
+                streamable_http_client(f"{api.base_url}/mcp", http_client=http) as (r, w),
+                ClientSession(r, w, read_timeout_seconds=120) as session,
+            ):
+                await session.initialize()
+                return [
+                    await answer(session, "get_mastery", student_id=student)
+                    for student in ("s1", "s2", "s3", "s1")
+                ]
+
+        answers = anyio.run(scenario)
+    assert set(balancer.sent) == set(ports)
+    admin = api.as_("admin", "root", tenant)
+    assert answers[0] == answers[3] == admin.get("/v1/students/s1/mastery").json()
+    assert [a["student_id"] for a in answers] == ["s1", "s2", "s3", "s1"]

@@ -24,6 +24,26 @@ from tests.e2e.http.support import Api, event
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CALL_TIMEOUT = 120.0  # a busy machine: the first call of a fresh process imports a lot
+TOOLS = {
+    "get_mastery",
+    "explain_mastery",
+    "recommend_next",
+    "class_overview",
+    "at_risk_students",
+    "predict",
+    "record_learning_event",
+}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 
 @asynccontextmanager
@@ -164,3 +184,7 @@ def load_cohort(api: Api, tenant: str) -> int:
 
 def days_ago(n: int) -> datetime:
     return datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=n)
+
+
+def token(api: Api, role: str, sub: str, tenant: str, **claims: Any) -> str:
+    return api.tokens.mint(role, sub, tenant, **claims)

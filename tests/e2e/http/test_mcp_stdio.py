@@ -15,6 +15,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.e2e.http.mcp_support import (
     REPO_ROOT,
+    TOOLS,
     access_rows,
     answer,
     call,
@@ -25,7 +26,6 @@ from tests.e2e.http.mcp_support import (
     text_of,
 )
 from tests.e2e.http.support import Api, event
-from tests.e2e.http.test_mcp_http import TOOLS
 
 
 @pytest.fixture

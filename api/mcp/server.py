@@ -4,6 +4,7 @@ request context)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from importlib.metadata import PackageNotFoundError, version
@@ -27,15 +28,24 @@ Lifespan = Callable[[MCPServer[Services]], AbstractAsyncContextManager[Services]
 
 
 def mastery_server(lifespan: Lifespan, principal_of: PrincipalOf) -> MCPServer[Services]:
-    server = MCPServer(
-        NAME,
-        title="Mastery Engine",
-        instructions=INSTRUCTIONS,
-        version=_version(),
-        lifespan=lifespan,
-        middleware=[CallGuard(principal_of, TOOL_NAMES)],
-        log_level="WARNING",
-    )
+    # The SDK's constructor configures the root logger (``logging.basicConfig``) when it has no
+    # handler yet; logging is configured once, at the edge (``configure_logging``), so that
+    # change is undone rather than left to whoever logs next in the process.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        server = MCPServer(
+            NAME,
+            title="Mastery Engine",
+            instructions=INSTRUCTIONS,
+            version=_version(),
+            lifespan=lifespan,
+            middleware=[CallGuard(principal_of, TOOL_NAMES)],
+            log_level="WARNING",
+        )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
     register(server)
     return server
 

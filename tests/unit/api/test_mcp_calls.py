@@ -3,6 +3,7 @@ refusal reads as what it is."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -11,6 +12,7 @@ import pytest
 
 from api.http.problems import ProblemError
 from api.mcp.calls import message_of, token_principal
+from api.mcp.server import mastery_server
 from infrastructure.auth.policy import Role
 from infrastructure.auth.tokens import TokenVerifier, mint_token
 
@@ -52,3 +54,16 @@ def test_a_refusal_names_its_kind_and_its_field_errors() -> None:
     )
     assert message_of(problem) == "invalid input: the request is invalid (arguments.days: too big)"
     assert message_of(ProblemError(403, "no")) == "forbidden: no"
+
+
+def test_building_the_server_leaves_the_root_logger_as_it_was() -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    root.handlers[:] = []
+    root.setLevel(logging.INFO)
+    try:
+        mastery_server(cast(Any, None), token_principal("unused"))
+        assert (root.handlers, root.level) == ([], logging.INFO)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -15,6 +15,7 @@ from api.cli import (
     erase,
     generations_evaluate,
     keys,
+    mcp,
     migrate,
     project,
     projections,
@@ -83,6 +84,7 @@ app.command("token")(token.token)
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("run")(run.run)
+app.command("mcp")(mcp.mcp)
 
 # Temporary until the generations group (build, list, promote, ...) lands beside it.
 generations = typer.Typer(help="Formula generations (SPEC §4b).", no_args_is_help=True)

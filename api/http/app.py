@@ -29,14 +29,13 @@ from api.http.metrics import Metrics
 from api.http.middleware import RequestContextMiddleware
 from api.http.openapi import openapi_document
 from api.http.problems import ProblemError, problem_response
-from api.http.services import Services
+from api.http.services import Services, started_services
+from api.mcp.http import McpHttp
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build
-from infrastructure.compliance.access_log import AccessLog
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
-from projections.queries import StudentQueries
 
 # The dashboard (SPEC §11): static files, a client of /v1 like any other (docs/dashboard.md).
 DASHBOARD = Path(__file__).parent / "dashboard"
@@ -45,15 +44,13 @@ DASHBOARD = Path(__file__).parent / "dashboard"
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:
     verifier = TokenVerifier.from_settings(settings)  # refuse to start without a key
     metrics = Metrics()
+    mcp = McpHttp(lambda: services_of_app(app))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             built = container if container is not None else stack.enter_context(build(settings))
-            access_log = AccessLog(built.settings.require_database_url())
-            built.workers.add(access_log.health)
-            access_log.start()
-            stack.callback(access_log.close)
+            services = started_services(built, verifier, metrics, stack)
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
             fast_current = AsyncCurrentReader(
                 built.settings.redis_url or "",
@@ -61,23 +58,10 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
                 built.settings.redis_timeout_seconds,
             )
             stack.push_async_callback(fast_current.close)
+            services.fast_current = fast_current
             _calm_garbage_collector()
-            app.state.services = Services(
-                settings=built.settings,
-                application=built.application,
-                ingest=built.ingest,
-                view=built.view,
-                redis=built.redis,
-                projector=built.projector,
-                workers=built.workers,
-                queries=StudentQueries(
-                    built.view, built.application, snapshot_ttl_days=settings.snapshot_ttl_days
-                ),
-                verifier=verifier,
-                access_log=access_log,
-                metrics=metrics,
-                fast_current=fast_current,
-            )
+            app.state.services = services
+            await stack.enter_async_context(mcp.running())
             yield
 
     app = Starlette(
@@ -86,6 +70,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             *students.routes,
             *classes.routes,
             *ops.routes,
+            mcp.route,
             Mount("/dashboard", StaticFiles(directory=DASHBOARD, html=True), name="dashboard"),
         ],
         lifespan=lifespan,
@@ -102,6 +87,11 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     return app
+
+
+def services_of_app(app: Starlette) -> Services:
+    services: Services = app.state.services
+    return services
 
 
 def _calm_garbage_collector() -> None:

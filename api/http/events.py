@@ -42,9 +42,9 @@ async def post_events(request: Request) -> Response:
             raise ProblemError(403, "only a service token may ingest events")
         body = await _read_body(request)
         single, items = _events_of(body)
-        scoped = [_in_tenant(item, principal) for item in items]
-        report = await run_in_threadpool(_ingest, services, scoped)
-        return _answer(services, report, single)
+        scoped = [in_tenant(item, principal) for item in items]
+        report = await run_in_threadpool(ingested, services, scoped)
+        return _answer(report, single)
     except Exception as exc:
         return problem_for(request, exc)
 
@@ -86,7 +86,8 @@ def _events_of(body: bytes) -> tuple[bool, list[Any]]:
     return True, [parsed]
 
 
-def _in_tenant(item: Any, principal: Principal) -> Any:
+def in_tenant(item: Any, principal: Principal) -> Any:
+    """The event taken in the token's tenant, or refused when it names another."""
     if not isinstance(item, dict):
         return item
     tenant = item.get("tenant_id", principal.tenant_id)
@@ -101,21 +102,27 @@ def _in_tenant(item: Any, principal: Principal) -> Any:
     return {**item, "tenant_id": tenant}
 
 
-def _ingest(services: Services, items: list[Any]) -> IngestReport:
+def ingested(services: Services, items: list[Any]) -> IngestReport:
+    """The items through the ingest path, counted; shared with the MCP server's
+    ``record_learning_event``."""
     report = services.ingest.ingest(items)
     if report.position is None and report.has_duplicates:
         report.position = services.application.head()
+    for outcome in report.outcomes:
+        services.metrics.ingest_events.labels(outcome.status.value).inc()
     return report
 
 
-def _answer(services: Services, report: IngestReport, single: bool) -> Response:
-    for outcome in report.outcomes:
-        services.metrics.ingest_events.labels(outcome.status.value).inc()
-    body = IngestOut(
+def ingest_out(report: IngestReport) -> IngestOut:
+    return IngestOut(
         outcomes=[OutcomeOut.model_validate(o.as_dict()) for o in report.outcomes],
         counts=dict(report.counts),
         position=report.position,
     )
+
+
+def _answer(report: IngestReport, single: bool) -> Response:
+    body = ingest_out(report)
     if not single:
         return json_response(body)
     outcome = report.outcomes[0]

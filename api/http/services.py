@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 import redis
@@ -12,6 +13,7 @@ from starlette.requests import Request
 
 from api.http.metrics import Metrics
 from infrastructure.auth.tokens import TokenVerifier
+from infrastructure.bootstrap import Container
 from infrastructure.compliance.access_log import AccessLog
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.service import IngestService
@@ -63,6 +65,32 @@ class Services:
     metrics: Metrics
     responses: ResponseCache = field(default_factory=ResponseCache)
     fast_current: AsyncCurrentReader | None = None
+
+
+def started_services(
+    built: Container, verifier: TokenVerifier, metrics: Metrics, stack: AsyncExitStack
+) -> Services:
+    """The services of ``built``, with the access-log writer started; ``stack`` flushes and
+    stops it. The API's lifespan and ``mastery mcp`` (stdio) build theirs here."""
+    access_log = AccessLog(built.settings.require_database_url())
+    built.workers.add(access_log.health)
+    access_log.start()
+    stack.callback(access_log.close)
+    return Services(
+        settings=built.settings,
+        application=built.application,
+        ingest=built.ingest,
+        view=built.view,
+        redis=built.redis,
+        projector=built.projector,
+        workers=built.workers,
+        queries=StudentQueries(
+            built.view, built.application, snapshot_ttl_days=built.settings.snapshot_ttl_days
+        ),
+        verifier=verifier,
+        access_log=access_log,
+        metrics=metrics,
+    )
 
 
 def services_of(request: Request) -> Services:

@@ -199,6 +199,7 @@ class Settings:
     http_workers: int = setting(2, whole(minimum=1))
     cors_origins: tuple[str, ...] = setting((), comma_list, check=check_origins)
     log_level: str = setting("INFO", str.upper)
+    xapi_mapping: Path | None = setting(None, Path)  # docs/xapi.md; None: the built-in default
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

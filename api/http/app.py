@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from api.http import classes, events, ops, students
+from api.http import classes, events, ops, students, xapi
 from api.http.guard import problem_for
 from api.http.metrics import Metrics
 from api.http.middleware import RequestContextMiddleware
@@ -36,6 +36,7 @@ from infrastructure.compliance.access_log import AccessLog
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
+from infrastructure.xapi.translate import Translator
 from projections.queries import StudentQueries
 
 # The dashboard (SPEC §11): static files, a client of /v1 like any other (docs/dashboard.md).
@@ -44,6 +45,7 @@ DASHBOARD = Path(__file__).parent / "dashboard"
 
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:
     verifier = TokenVerifier.from_settings(settings)  # refuse to start without a key
+    statements = Translator.from_settings(settings)  # refuse to start with a bad mapping file
     metrics = Metrics()
 
     @asynccontextmanager
@@ -77,12 +79,14 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
                 access_log=access_log,
                 metrics=metrics,
                 fast_current=fast_current,
+                xapi=statements,
             )
             yield
 
     app = Starlette(
         routes=[
             *events.routes,
+            *xapi.routes,
             *students.routes,
             *classes.routes,
             *ops.routes,

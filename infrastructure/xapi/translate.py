@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from domain.errors import StudentErasedError, UnknownStudentError
 from domain.timestamps import format_timestamp
+from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.contract import FieldError, InvalidEvent, canonical_json
 from infrastructure.ingest.service import IgnoredInput, RefusedInput
+from infrastructure.settings import PREFIX, ConfigurationError, Settings
 from infrastructure.xapi.identity import class_of, student_of, topic_of
 from infrastructure.xapi.mapping import Mapping, Rule
-from infrastructure.xapi.mapping_file import load_mapping
+from infrastructure.xapi.mapping_file import MappingFileError, load_mapping
 from infrastructure.xapi.statement import Statement, parse_statement, parse_xapi_timestamp
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,18 @@ class Translation:
     rule: str | None  # the mapping rule that decided (None: the statement was invalid)
 
 
+# When a statement (by tenant, student and statement id) was recorded, if it was.
+StoredTime = Callable[[str, str, str], datetime | None]
+
+
+class StoreUnavailableError(RuntimeError):
+    """Looking up a stored statement failed: the caller's retry or 503, not a rejection."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 class Translator:
     def __init__(self, mapping: Mapping) -> None:
         self.mapping = mapping
@@ -51,10 +67,32 @@ class Translator:
     def from_file(cls, path: Path | None) -> Translator:
         return cls(load_mapping(path))
 
-    def translate(self, obj: object, tenant_id: str, now: datetime) -> Translation:
-        """Never raises: whatever ``obj`` is, it gets a translation of its own."""
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Translator:
+        """The translator of ``MASTERY_XAPI_MAPPING`` (the default when unset); a file that
+        cannot be used stops the start with every problem named."""
         try:
-            return self._translate(obj, tenant_id, now)
+            return cls.from_file(settings.xapi_mapping)
+        except MappingFileError as exc:
+            raise ConfigurationError(f"{PREFIX}XAPI_MAPPING: {exc}") from None
+
+    def translate(
+        self,
+        obj: object,
+        tenant_id: str,
+        now: datetime,
+        stored_time: StoredTime | None = None,
+    ) -> Translation:
+        """Whatever ``obj`` is, it gets a translation of its own; only ``stored_time`` failing
+        raises (``StoreUnavailableError``).
+
+        A statement without ``timestamp`` (and without ``stored``) is dated now, unless
+        ``stored_time`` finds its id already recorded: then it keeps the recorded time, so
+        sending it again is a duplicate, as an LRS treats it, not a conflict."""
+        try:
+            return self._translate(obj, tenant_id, now, stored_time)
+        except StoreUnavailableError as failed:
+            raise failed.original from None  # the store's own error: a 503, a retried batch
         except Exception:
             log.exception("translation raised instead of rejecting a statement")
             given = _given_id(obj)
@@ -64,7 +102,9 @@ class Translator:
                 None,
             )
 
-    def _translate(self, obj: object, tenant_id: str, now: datetime) -> Translation:
+    def _translate(
+        self, obj: object, tenant_id: str, now: datetime, stored_time: StoredTime | None
+    ) -> Translation:
         given = _given_id(obj)
         try:
             statement = parse_statement(obj)
@@ -73,6 +113,14 @@ class Translator:
         assert isinstance(obj, dict)  # parse_statement accepts objects only
         occurred = _learning_time(statement, now)
         statement_id = (statement.id or _content_id(obj, occurred)).lower()
+        student = student_of(statement.actor)
+        if statement.timestamp is None and statement.stored is None and stored_time and student:
+            try:
+                recorded = stored_time(tenant_id, student, statement_id)
+            except Exception as exc:
+                raise StoreUnavailableError(exc) from exc
+            if recorded is not None:
+                occurred = format_timestamp(recorded)
         rule = self.mapping.rule_for(statement)
         if rule is None:
             reason = FieldError("verb.id", "no rule of the mapping matches this statement", NO_RULE)
@@ -84,7 +132,6 @@ class Translator:
             return Translation(
                 IgnoredInput(statement_id, tenant_id, rule.name, reason), statement_id, rule.name
             )
-        student = student_of(statement.actor)
         if student is None:
             reason = FieldError("actor", "an anonymous group names no learner", "anonymous-group")
             return Translation(
@@ -139,6 +186,22 @@ class Translator:
         if class_id is not None:
             event["class_id"] = class_id
         return event
+
+
+def stored_times(application: MasteryApplication) -> StoredTime:
+    """The recorded time of a student's event, from the event store (the student's history is
+    read: only statements sent without a timestamp ask)."""
+
+    def stored_time(tenant_id: str, student_id: str, event_id: str) -> datetime | None:
+        try:
+            for event in application.learning_events(tenant_id, student_id):
+                if event.event_id == event_id:
+                    return event.occurred_at
+        except (UnknownStudentError, StudentErasedError):
+            return None
+        return None
+
+    return stored_time
 
 
 def _learning_time(statement: Statement, now: datetime) -> str:

@@ -102,6 +102,12 @@ class Translator:
                 None,
             )
 
+    def items_of(
+        self, tenant_id: str, now: datetime, stored_time: StoredTime | None = None
+    ) -> Callable[[object], object]:
+        """Statements of one tenant to ingest items (a file's, a batch's)."""
+        return lambda obj: self.translate(obj, tenant_id, now, stored_time).item
+
     def _translate(
         self, obj: object, tenant_id: str, now: datetime, stored_time: StoredTime | None
     ) -> Translation:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from infrastructure.xapi.statement import Actor, Context
@@ -39,6 +40,7 @@ def student_of(actor: Actor) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)  # activities recur: a course has far fewer than its statements
 def topic_of(iri: str, segments: int, max_length: int) -> str:
     """A readable topic from an activity IRI: its last ``segments`` path segments (the host
     when the path has none; the query and fragment count as segments), each reduced to the

@@ -66,10 +66,10 @@ def _has(value: Any, part: str | int) -> bool:
 class When(_Closed):
     """Every condition given must hold; a list holds when any of its items does."""
 
-    verbs: list[str] | None = None
-    activity_types: list[str] | None = None
-    object_types: list[str] | None = None
-    result: list[str] | None = None
+    verbs: frozenset[str] | None = None
+    activity_types: frozenset[str] | None = None
+    object_types: frozenset[str] | None = None
+    result: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
     def check_result_facts(self) -> When:

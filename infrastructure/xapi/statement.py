@@ -24,9 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from infrastructure.ingest.contract import FieldError, InvalidEvent, json_depth
+from infrastructure.ingest.contract import FieldError, InvalidEvent
 
-MAX_STATEMENT_DEPTH = 32
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # An absolute IRI: a scheme, a colon, then no white space (RFC 3987's shape, not its grammar).
 IRI_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$"
@@ -171,13 +170,15 @@ class Result(_Open):
 
 
 ActivityList = list[Activity]
+# One activity or a list of them; tried in this order (a smart union would try both).
+OneOrMany = Annotated[Activity | ActivityList, Field(union_mode="left_to_right")]
 
 
 class ContextActivities(_Open):
-    parent: Activity | ActivityList | None = None
-    grouping: Activity | ActivityList | None = None
-    category: Activity | ActivityList | None = None
-    other: Activity | ActivityList | None = None
+    parent: OneOrMany | None = None
+    grouping: OneOrMany | None = None
+    category: OneOrMany | None = None
+    other: OneOrMany | None = None
 
     def of(self, kind: str) -> list[Activity]:
         value = getattr(self, kind)
@@ -198,7 +199,7 @@ class Statement(_Open):
     id: Uuid | None = None
     actor: Actor
     verb: Verb
-    object: Activity | OtherObject
+    object: Annotated[Activity | OtherObject, Field(union_mode="left_to_right")]
     result: Result | None = None
     context: Context | None = None
     timestamp: Text | None = None
@@ -250,11 +251,6 @@ def parse_statement(obj: object) -> Statement:
     if not isinstance(obj, dict):
         raise InvalidEvent(
             "validation_error", [FieldError("", "a statement must be a JSON object", "type")]
-        )
-    if json_depth(obj, MAX_STATEMENT_DEPTH) > MAX_STATEMENT_DEPTH:
-        raise InvalidEvent(
-            "validation_error",
-            [FieldError("", f"a statement may nest at most {MAX_STATEMENT_DEPTH} levels", "depth")],
         )
     try:
         return Statement.model_validate(obj)

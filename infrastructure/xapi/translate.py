@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from domain.errors import StudentErasedError, UnknownStudentError
 from domain.timestamps import format_timestamp
 from infrastructure.event_store.application import MasteryApplication
@@ -114,11 +116,11 @@ class Translator:
         given = _given_id(obj)
         try:
             statement = parse_statement(obj)
+            assert isinstance(obj, dict)  # parse_statement accepts objects only
+            occurred = _learning_time(statement, now)
+            statement_id = (statement.id or _content_id(obj, occurred)).lower()
         except InvalidEvent as invalid:
             return Translation(RefusedInput({"event_id": given}, invalid), given, None)
-        assert isinstance(obj, dict)  # parse_statement accepts objects only
-        occurred = _learning_time(statement, now)
-        statement_id = (statement.id or _content_id(obj, occurred)).lower()
         student = student_of(statement.actor)
         if statement.timestamp is None and statement.stored is None and stored_time and student:
             try:
@@ -221,7 +223,11 @@ def _learning_time(statement: Statement, now: datetime) -> str:
 def _content_id(obj: dict[str, Any], occurred: str) -> str:
     """An id for a statement that came without one: the same statement sent again gets the
     same id (a duplicate, not a second event)."""
-    content = canonical_json({**obj, "timestamp": occurred})
+    try:
+        content = canonical_json({**obj, "timestamp": occurred})
+    except orjson.JSONEncodeError:  # nested deeper than JSON encoders go (255 levels)
+        error = FieldError("", "the statement is nested too deeply to be identified", "depth")
+        raise InvalidEvent("validation_error", [error]) from None
     return str(uuid.uuid5(STATEMENT_NAMESPACE, content.decode()))
 
 

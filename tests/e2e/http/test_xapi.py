@@ -4,14 +4,18 @@ specification, and malformed input — every statement its own outcome, never a 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from api.http.xapi_models import OUTCOMES_MEDIA_TYPE
+from infrastructure.ingest.backfill import backfill_file
+from infrastructure.xapi.translate import Translator, stored_times
 from tests.e2e.http.support import Api
 from tests.xapi_statements import (
     HEADERS_1,
@@ -424,3 +428,37 @@ def _without_tenant(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_tenant(v) for v in value]
     return value
+
+
+def test_a_2_0_statement_with_its_new_properties(api: Api, tenant: str) -> None:
+    sent = statement(
+        "v2", "answered", activity_type="question", result={"success": True}, version="2.0.0"
+    )
+    sent["context"] = {
+        "contextAgents": [
+            {
+                "objectType": "contextAgent",
+                "agent": {"objectType": "Agent", "mbox": "mailto:tutor@example.com"},
+                "relevantTypes": ["https://example.com/types/tutor"],
+            }
+        ]
+    }
+    [found] = outcomes(service(api, tenant, HEADERS_2), sent)
+    assert (found["status"], found["rule"]) == ("recorded", "quiz-on-assessment")
+
+
+def test_the_same_statement_via_http_and_backfill_is_one_event(
+    api: Api, tenant: str, tmp_path: Path
+) -> None:
+    posted = statement("b1", "experienced")
+    changed = {**posted, "verb": {"id": "http://adlnet.gov/expapi/verbs/launched"}}
+    assert service(api, tenant).post("/xapi/statements", json=posted).status_code == 200
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([posted, changed]), encoding="utf-8")
+    built = api.container
+    translate = Translator.from_settings(built.settings).items_of(
+        tenant, datetime.now(UTC), stored_times(built.application)
+    )
+    summary = backfill_file(built.ingest, export, translate=translate)
+    assert dict(summary.counts) == {"duplicate": 1, "conflict": 1}
+    assert len(events_of(api, tenant, "b1")) == 1

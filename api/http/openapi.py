@@ -38,7 +38,7 @@ class Operation:
     body: bool = False
     media_type: str = "application/json"
     # An operation described by its own module (parameters, body, responses): /xapi.
-    described: Callable[[xapi_schema.Ref], dict[str, Any]] | None = None
+    described: Callable[[xapi_schema.Schemas], dict[str, Any]] | None = None
 
 
 STUDENT = "/v1/students/{id}"
@@ -237,7 +237,7 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
             },
         }
         if op.described is not None:
-            operation.update(op.described(schemas.ref))
+            operation.update(op.described(schemas))
         if op.secured:
             operation["security"] = [{"bearer": []}]
         if op.body:

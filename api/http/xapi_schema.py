@@ -4,16 +4,28 @@ document."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from api.http import models as m
 from api.http.problems import TITLES
 from api.http.xapi import MAX_STATEMENTS, VERSION_HEADER
 from api.http.xapi_models import OUTCOMES_MEDIA_TYPE, AboutOut, StatementsOut
-from infrastructure.xapi.statement import UUID_PATTERN, Statement
+from infrastructure.xapi.statement import STATEMENT, UUID_PATTERN
 
-Ref = Callable[..., dict[str, Any]]  # _Schemas.ref: (model, mode) -> a $ref
+STATEMENT_SCHEMA = "Statement"
+
+
+class Schemas(Protocol):
+    """The OpenAPI document's schemas being collected (``openapi._Schemas``)."""
+
+    components: dict[str, Any]
+
+    def ref(self, model: type[BaseModel], mode: str = ...) -> dict[str, Any]: ...
+
+
+REF = "#/components/schemas/{model}"
 ERRORS = (400, 401, 403, 409, 413, 415, 503)
 
 VERSION_PARAMETER = {
@@ -32,10 +44,11 @@ STATEMENT_ID = {
 }
 
 
-def post_statements(ref: Ref) -> dict[str, Any]:
+def post_statements(schemas: Schemas) -> dict[str, Any]:
+    ref = schemas.ref
     return {
         "parameters": [VERSION_PARAMETER],
-        "requestBody": _body(ref, batch=True),
+        "requestBody": _body(schemas, batch=True),
         "responses": {
             "200": {
                 "description": "The statements' ids in order (null for an invalid statement "
@@ -53,10 +66,11 @@ def post_statements(ref: Ref) -> dict[str, Any]:
     }
 
 
-def put_statement(ref: Ref) -> dict[str, Any]:
+def put_statement(schemas: Schemas) -> dict[str, Any]:
+    ref = schemas.ref
     return {
         "parameters": [STATEMENT_ID, VERSION_PARAMETER],
-        "requestBody": _body(ref, batch=False),
+        "requestBody": _body(schemas, batch=False),
         "responses": {
             "204": {"description": "Stored (or a duplicate, or ignored by the mapping)"},
             "200": {
@@ -68,7 +82,8 @@ def put_statement(ref: Ref) -> dict[str, Any]:
     }
 
 
-def about(ref: Ref) -> dict[str, Any]:
+def about(schemas: Schemas) -> dict[str, Any]:
+    ref = schemas.ref
     return {
         "parameters": [],
         "responses": {
@@ -80,8 +95,12 @@ def about(ref: Ref) -> dict[str, Any]:
     }
 
 
-def _body(ref: Ref, *, batch: bool) -> dict[str, Any]:
-    one = ref(Statement, "validation")
+def _body(schemas: Schemas, *, batch: bool) -> dict[str, Any]:
+    """The statement's schema from the very ``TypeAdapter`` that validates it."""
+    schema = STATEMENT.json_schema(ref_template=REF, mode="validation")
+    schemas.components.update(schema.pop("$defs", {}))
+    schemas.components[STATEMENT_SCHEMA] = schema
+    one = {"$ref": REF.format(model=STATEMENT_SCHEMA)}
     schema = (
         {"oneOf": [one, {"type": "array", "items": one, "maxItems": MAX_STATEMENTS}]}
         if batch
@@ -90,6 +109,6 @@ def _body(ref: Ref, *, batch: bool) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _problems(ref: Ref) -> dict[str, Any]:
+def _problems(ref: Any) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": ref(m.Problem)}}
     return {str(s): {"description": TITLES[s], "content": problem} for s in ERRORS}

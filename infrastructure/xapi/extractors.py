@@ -10,7 +10,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from infrastructure.xapi.statement import ISO_DURATION, LanguageMap, Statement
+from infrastructure.xapi.statement import Statement
 
 PROGRESS_EXTENSION = "https://w3id.org/xapi/cmi5/result/extensions/progress"
 MAX_DENOMINATOR = 100  # a scaled score becomes the nearest fraction with at most 100 questions
@@ -23,44 +23,37 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)([YMWDHS])")
 
 def has_result_fact(statement: Statement, fact: str) -> bool:
     result = statement.result
-    if result is None:
-        return False
     if fact == "progress":
         return isinstance(_progress(statement), int | float)
     if fact == "score":
-        score = result.score
-        return score is not None and (
-            score.scaled is not None or (score.raw is not None and score.max is not None)
-        )
-    return getattr(result, fact) is not None
+        score = result.get("score", {})
+        return "scaled" in score or ("raw" in score and "max" in score)
+    return fact in result
 
 
 def score_fraction(statement: Statement) -> Fraction | None:
     """The share of the result: raw within [min, max], else scaled (negative counts as 0),
     else success (1 or 0)."""
     result = statement.result
-    if result is None:
-        return None
-    score = result.score
-    if score is not None and score.raw is not None and score.max is not None:
-        low = score.min if score.min is not None else min(0.0, score.raw)
-        if score.max > low:
-            return Fraction(score.raw - low) / Fraction(score.max - low)
-    if score is not None and score.scaled is not None:
-        return Fraction(max(0.0, score.scaled))
-    if result.success is not None:
-        return Fraction(int(result.success))
+    score = result.get("score", {})
+    if "raw" in score and "max" in score:
+        low = score.get("min", min(0.0, score["raw"]))
+        if score["max"] > low:
+            return Fraction(score["raw"] - low) / Fraction(score["max"] - low)
+    if "scaled" in score:
+        return Fraction(max(0.0, score["scaled"]))
+    if "success" in result:
+        return Fraction(int(result["success"]))
     return None
 
 
 def score_counts(statement: Statement) -> tuple[int, int] | None:
     """(correct, total): whole raw points as they are (raw 7 of max 10 is 7 of 10), any other
     share as the nearest fraction with a denominator of at most 100 (scaled 0.95 is 19 of 20)."""
-    result = statement.result
-    score = result.score if result else None
-    if score is not None and score.raw is not None and score.max is not None:
-        low = score.min if score.min is not None else min(0.0, score.raw)
-        points = (score.raw - low, score.max - low)
+    score = statement.result.get("score", {})
+    if "raw" in score and "max" in score:
+        low = score.get("min", min(0.0, score["raw"]))
+        points = (score["raw"] - low, score["max"] - low)
         if all(float(p).is_integer() for p in points) and points[1] > 0:
             return int(points[0]), int(points[1])
     share = score_fraction(statement)
@@ -77,17 +70,17 @@ def progress_counts(statement: Statement) -> tuple[int, int] | None:
     if isinstance(progress, int | float) and not isinstance(progress, bool):
         return max(0, min(100, round(progress))), 100
     result = statement.result
-    if result is not None and result.completion is not None:
-        return int(result.completion), 1
+    if "completion" in result:
+        return int(result["completion"]), 1
     return None
 
 
 def duration_seconds(statement: Statement) -> float | None:
     """``result.duration`` in seconds (a year taken as 365 days, a month as 30)."""
-    result = statement.result
-    if result is None or result.duration is None or not ISO_DURATION.match(result.duration):
+    duration = statement.result.get("duration")
+    if duration is None:
         return None
-    date_part, _, time_part = result.duration[1:].partition("T")
+    date_part, _, time_part = duration[1:].partition("T")
     total = 0.0
     for units, text in ((_DURATION_UNITS, date_part), (_TIME_UNITS, time_part)):
         for number, unit in _PART.findall(text):
@@ -95,7 +88,7 @@ def duration_seconds(statement: Statement) -> float | None:
     return total
 
 
-def label(names: LanguageMap | None, fallback: str) -> str:
+def label(names: dict[str, str] | None, fallback: str) -> str:
     """A language map's en-US, en or first text, else ``fallback``; at most 64 characters."""
     text = ""
     if names:
@@ -108,8 +101,7 @@ def _last_segment(iri: str) -> str:
 
 
 def _progress(statement: Statement) -> Any:
-    extensions = statement.result.extensions if statement.result else None
-    return (extensions or {}).get(PROGRESS_EXTENSION)
+    return statement.result.get("extensions", {}).get(PROGRESS_EXTENSION)
 
 
 def _first(pair: tuple[int, int] | None) -> int | None:
@@ -124,8 +116,8 @@ def _activity_name(statement: Statement) -> str | None:
     activity = statement.activity
     if activity is None:
         return None
-    names = activity.definition.name if activity.definition else None
-    return label(names, _last_segment(activity.id))
+    names = activity.get("definition", {}).get("name")
+    return label(names, _last_segment(activity["id"]))
 
 
 BUILTINS: dict[str, Callable[[Statement], Any]] = {
@@ -134,6 +126,6 @@ BUILTINS: dict[str, Callable[[Statement], Any]] = {
     "progress.completed": lambda s: _first(progress_counts(s)),
     "progress.total": lambda s: _second(progress_counts(s)),
     "duration.seconds": duration_seconds,
-    "verb.display": lambda s: label(s.verb.display, _last_segment(s.verb.id)),
+    "verb.display": lambda s: label(s.verb.get("display"), _last_segment(s.verb["id"])),
     "activity.name": _activity_name,
 }

@@ -11,32 +11,34 @@ import hashlib
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
-from infrastructure.xapi.statement import Actor, Context
+from infrastructure.xapi.statement import context_activities
 
 _OUTSIDE = re.compile(r"[^A-Za-z0-9._-]+")
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 DIGEST_CHARS = 40
 
 
-def student_of(actor: Actor) -> str | None:
+def student_of(actor: dict[str, Any]) -> str | None:
     """The account name when it is already a valid id; else a digest of the identifier.
 
     ``mbox`` and ``mbox_sha1sum`` give the same student for the same address (the digest of
     ``mailto:address`` is what ``mbox_sha1sum`` holds). An anonymous group names no student.
     """
-    if actor.account is not None:
-        name = actor.account.name
+    account = actor.get("account")
+    if account is not None:
+        name: str = account["name"]
         if _VALID.match(name):
             return name
-        return "account-" + _digest(f"{actor.account.home_page}|{name}")
-    if actor.mbox is not None:
-        return "sha1-" + hashlib.sha1(actor.mbox.encode()).hexdigest()  # noqa: S324 - xAPI's own
-    if actor.mbox_sha1sum is not None:
-        return "sha1-" + actor.mbox_sha1sum.lower()
-    if actor.openid is not None:
-        return "openid-" + _digest(actor.openid)
+        return "account-" + _digest(f"{account['homePage']}|{name}")
+    if "mbox" in actor:
+        return "sha1-" + hashlib.sha1(actor["mbox"].encode()).hexdigest()  # noqa: S324 - xAPI's
+    if "mbox_sha1sum" in actor:
+        return "sha1-" + str(actor["mbox_sha1sum"]).lower()
+    if "openid" in actor:
+        return "openid-" + _digest(actor["openid"])
     return None
 
 
@@ -56,24 +58,18 @@ def topic_of(iri: str, segments: int, max_length: int) -> str:
 
 
 def class_of(
-    context: Context | None, extension: str, activity_types: Sequence[str], kinds: Sequence[str]
+    context: dict[str, Any], extension: str, activity_types: Sequence[str], kinds: Sequence[str]
 ) -> str | None:
     """The class: the context extension ``extension`` when it holds a string, else the first
     context activity of ``kinds`` (e.g. grouping, parent) whose type is one of
     ``activity_types``; its id is reduced as a topic's last segment is."""
-    if context is None:
-        return None
-    value = (context.extensions or {}).get(extension)
+    value = context.get("extensions", {}).get(extension)
     if isinstance(value, str) and (named := sanitize(value)[:128]):
         return named
-    groups = context.context_activities
-    if groups is None:
-        return None
     for kind in kinds:
-        for activity in groups.of(kind):
-            kind_of = activity.definition.type if activity.definition else None
-            if kind_of in activity_types:
-                return topic_of(activity.id, 1, 128)
+        for activity in context_activities(context, kind):
+            if activity.get("definition", {}).get("type") in activity_types:
+                return topic_of(activity["id"], 1, 128)
     return None
 
 

@@ -45,6 +45,7 @@ class Extractor(_Closed):
         return self
 
     def extract(self, statement: Statement, raw: dict[str, Any]) -> Any:
+        """The value for ``statement``; ``raw`` is the statement as it came (paths read it)."""
         if self.const is not None:
             return self.const
         if self.builtin is not None:
@@ -81,17 +82,12 @@ class When(_Closed):
         return self
 
     def holds(self, statement: Statement) -> bool:
-        if self.verbs is not None and statement.verb.id not in self.verbs:
+        if self.verbs is not None and statement.verb["id"] not in self.verbs:
             return False
-        activity = statement.activity
-        if self.activity_types is not None:
-            kind = activity.definition.type if activity and activity.definition else None
-            if kind not in self.activity_types:
-                return False
-        if self.object_types is not None:
-            object_type = getattr(statement.object, "object_type", "Activity")
-            if object_type not in self.object_types:
-                return False
+        if self.activity_types is not None and statement.activity_type not in self.activity_types:
+            return False
+        if self.object_types is not None and statement.object_type not in self.object_types:
+            return False
         if self.result is not None:
             return any(has_result_fact(statement, fact) for fact in self.result)
         return True

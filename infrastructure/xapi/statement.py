@@ -4,25 +4,31 @@ ingest: id, actor, verb, object, result, timestamp, context and version.
 ``parse_statement`` turns a parsed JSON value into a ``Statement`` or raises the contract's
 ``InvalidEvent`` with field errors (``loc`` a dotted path into the statement, as the learning
 event contract's errors are). Properties the mapping never reads (attachments, authority,
-``context.instructor`` ...) are kept as they came and checked only for their JSON type: a
-statement an LRS would accept is not refused here for a detail the mastery model cannot use.
+``context.instructor`` ...) are not checked beyond JSON: a statement an LRS would accept is
+not refused here for a detail the mastery model cannot use.
+
+The shapes are pydantic-validated ``TypedDict``s: validation runs in pydantic-core and yields
+plain dicts, about five times cheaper than model instances (``bench/xapi.py``); the few rules
+a JSON Schema cannot say (one identifier per agent, a raw score within its bounds, a real
+date) are checked after it, in ``_check_rules``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, cast
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
-    field_validator,
-    model_validator,
+    with_config,
 )
+from typing_extensions import TypedDict
 
 from infrastructure.ingest.contract import FieldError, InvalidEvent
 
@@ -39,22 +45,10 @@ ISO_DURATION = re.compile(
 ISO_TIMESTAMP = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
 )
-TOP_LEVEL = frozenset(
-    {
-        "id",
-        "actor",
-        "verb",
-        "object",
-        "result",
-        "context",
-        "timestamp",
-        "stored",
-        "authority",
-        "version",
-        "attachments",
-        "objectType",
-    }
-)
+
+# Nested objects may hold more than is checked (profiles add properties); only the statement's
+# own top level is closed.
+OPEN = ConfigDict(extra="ignore")
 
 Uuid = Annotated[str, StringConstraints(strict=True, pattern=UUID_PATTERN)]
 Iri = Annotated[str, StringConstraints(strict=True, pattern=IRI_PATTERN, max_length=2048)]
@@ -62,170 +56,172 @@ Text = Annotated[str, StringConstraints(strict=True)]
 LanguageMap = dict[Text, Text]
 Extensions = dict[Iri, Any]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Timestamp = Annotated[str, StringConstraints(strict=True, pattern=ISO_TIMESTAMP.pattern)]
 
 
-class _Open(BaseModel):
-    """Properties beyond those named are kept (the specification lets profiles add some)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-
-
-class Account(_Open):
-    home_page: Iri = Field(alias="homePage")
+@with_config(OPEN)
+class Account(TypedDict):
+    homePage: Iri
     name: Annotated[str, StringConstraints(strict=True, min_length=1)]
 
 
-class Actor(_Open):
+@with_config(OPEN)
+class Actor(TypedDict, total=False):
     """An Agent, or a Group (identified by one IFI, or anonymous with members)."""
 
-    object_type: Literal["Agent", "Group"] = Field("Agent", alias="objectType")
-    name: Text | None = None
-    mbox: Annotated[str, StringConstraints(strict=True, pattern=MBOX_PATTERN)] | None = None
-    mbox_sha1sum: Annotated[str, StringConstraints(strict=True, pattern=SHA1_PATTERN)] | None = None
-    openid: Iri | None = None
-    account: Account | None = None
-    member: list[dict[str, Any]] | None = None
-
-    @model_validator(mode="after")
-    def check_one_identifier(self) -> Actor:
-        count = len(self.identifiers())
-        if count > 1:
-            raise ValueError(
-                "must have exactly one identifier of mbox, mbox_sha1sum, openid, account"
-            )
-        if count == 0 and (self.object_type == "Agent" or not self.member):
-            raise ValueError(
-                "must have one identifier of mbox, mbox_sha1sum, openid, account "
-                "(only a Group with members may have none)"
-            )
-        return self
-
-    def identifiers(self) -> list[str]:
-        return [
-            name
-            for name in ("mbox", "mbox_sha1sum", "openid", "account")
-            if getattr(self, name) is not None
-        ]
+    objectType: Literal["Agent", "Group"]
+    name: Text
+    mbox: Annotated[str, StringConstraints(strict=True, pattern=MBOX_PATTERN)]
+    mbox_sha1sum: Annotated[str, StringConstraints(strict=True, pattern=SHA1_PATTERN)]
+    openid: Iri
+    account: Account
+    member: list[dict[str, Any]]
 
 
-class Verb(_Open):
+@with_config(OPEN)
+class Verb(TypedDict):
     id: Iri
-    display: LanguageMap | None = None
+    display: NotRequired[LanguageMap]
 
 
-class ActivityDefinition(_Open):
-    type: Iri | None = None
-    name: LanguageMap | None = None
-    description: LanguageMap | None = None
-    extensions: Extensions | None = None
+@with_config(OPEN)
+class ActivityDefinition(TypedDict, total=False):
+    type: Iri
+    name: LanguageMap
+    description: LanguageMap
+    extensions: Extensions
 
 
-class Activity(_Open):
-    object_type: Literal["Activity"] = Field("Activity", alias="objectType")
+@with_config(OPEN)
+class Activity(TypedDict):
+    objectType: NotRequired[Literal["Activity"]]
     id: Iri
-    definition: ActivityDefinition | None = None
+    definition: NotRequired[ActivityDefinition]
 
 
-class OtherObject(_Open):
+@with_config(OPEN)
+class OtherObject(TypedDict):
     """An object that is not an Activity: an Agent, a Group, a StatementRef, a SubStatement.
     Kept for the mapping to say it maps to nothing; only its kind is checked."""
 
-    object_type: Literal["Agent", "Group", "StatementRef", "SubStatement"] = Field(
-        alias="objectType"
-    )
+    objectType: Literal["Agent", "Group", "StatementRef", "SubStatement"]
 
 
-class Score(_Open):
-    scaled: Annotated[Number, Field(ge=-1.0, le=1.0)] | None = None
-    raw: Number | None = None
-    min: Number | None = None
-    max: Number | None = None
-
-    @model_validator(mode="after")
-    def check_raw_within_bounds(self) -> Score:
-        if self.min is not None and self.max is not None and not self.min < self.max:
-            raise ValueError("min must be less than max")
-        if self.raw is not None:
-            if self.min is not None and self.raw < self.min:
-                raise ValueError("raw must not be less than min")
-            if self.max is not None and self.raw > self.max:
-                raise ValueError("raw must not be more than max")
-        return self
+@with_config(OPEN)
+class Score(TypedDict, total=False):
+    scaled: Annotated[Number, Field(ge=-1.0, le=1.0)]
+    raw: Number
+    min: Number
+    max: Number
 
 
-class Result(_Open):
-    score: Score | None = None
-    success: Annotated[bool, Field(strict=True)] | None = None
-    completion: Annotated[bool, Field(strict=True)] | None = None
-    response: Text | None = None
-    duration: Text | None = None
-    extensions: Extensions | None = None
-
-    @field_validator("duration")
-    @classmethod
-    def check_iso_duration(cls, value: str | None) -> str | None:
-        if value is not None and not ISO_DURATION.match(value):
-            raise ValueError("must be an ISO 8601 duration, e.g. PT1H30M or PT95.5S")
-        return value
+@with_config(OPEN)
+class Result(TypedDict, total=False):
+    score: Score
+    success: Annotated[bool, Field(strict=True)]
+    completion: Annotated[bool, Field(strict=True)]
+    response: Text
+    duration: Text
+    extensions: Extensions
 
 
-ActivityList = list[Activity]
 # One activity or a list of them; tried in this order (a smart union would try both).
-OneOrMany = Annotated[Activity | ActivityList, Field(union_mode="left_to_right")]
+OneOrMany = Annotated[Activity | list[Activity], Field(union_mode="left_to_right")]
 
 
-class ContextActivities(_Open):
-    parent: OneOrMany | None = None
-    grouping: OneOrMany | None = None
-    category: OneOrMany | None = None
-    other: OneOrMany | None = None
-
-    def of(self, kind: str) -> list[Activity]:
-        value = getattr(self, kind)
-        if value is None:
-            return []
-        return [value] if isinstance(value, Activity) else list(value)
+@with_config(OPEN)
+class ContextActivities(TypedDict, total=False):
+    parent: OneOrMany
+    grouping: OneOrMany
+    category: OneOrMany
+    other: OneOrMany
 
 
-class Context(_Open):
-    registration: Uuid | None = None
-    context_activities: ContextActivities | None = Field(None, alias="contextActivities")
-    extensions: Extensions | None = None
-    platform: Text | None = None
-    language: Text | None = None
+@with_config(OPEN)
+class Context(TypedDict, total=False):
+    registration: Uuid
+    contextActivities: ContextActivities
+    extensions: Extensions
+    platform: Text
+    language: Text
 
 
-class Statement(_Open):
-    id: Uuid | None = None
+class StatementIn(TypedDict):
+    """A statement: only xAPI's properties (an unknown one is refused, as an LRS does)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    id: NotRequired[Uuid]
     actor: Actor
     verb: Verb
     object: Annotated[Activity | OtherObject, Field(union_mode="left_to_right")]
-    result: Result | None = None
-    context: Context | None = None
-    timestamp: Text | None = None
-    stored: Text | None = None
-    version: Annotated[str, StringConstraints(strict=True, pattern=VERSION_PATTERN)] | None = None
+    result: NotRequired[Result]
+    context: NotRequired[Context]
+    timestamp: NotRequired[Timestamp]
+    stored: NotRequired[Timestamp]
+    version: NotRequired[Annotated[str, StringConstraints(strict=True, pattern=VERSION_PATTERN)]]
+    authority: NotRequired[dict[str, Any]]
+    attachments: NotRequired[list[Any]]
+    objectType: NotRequired[Literal["Statement"]]
 
-    @field_validator("timestamp", "stored")
-    @classmethod
-    def check_iso_timestamp(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        parse_xapi_timestamp(value)
-        return value
 
-    @model_validator(mode="before")
-    @classmethod
-    def check_known_properties(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(str(key) for key in data if key not in TOP_LEVEL)
-            if unknown:
-                raise ValueError(f"unknown statement properties: {', '.join(unknown)}")
-        return data
+STATEMENT = TypeAdapter(StatementIn)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A checked statement: its properties as the validated JSON objects."""
+
+    data: dict[str, Any]
 
     @property
-    def activity(self) -> Activity | None:
-        return self.object if isinstance(self.object, Activity) else None
+    def id(self) -> str | None:
+        return cast(str | None, self.data.get("id"))
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self.data["actor"])
+
+    @property
+    def verb(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self.data["verb"])
+
+    @property
+    def object_type(self) -> str:
+        return cast(str, self.data["object"].get("objectType", "Activity"))
+
+    @property
+    def activity(self) -> dict[str, Any] | None:
+        """The object when it is an Activity."""
+        return self.data["object"] if self.object_type == "Activity" else None
+
+    @property
+    def activity_type(self) -> str | None:
+        activity = self.activity
+        return None if activity is None else activity.get("definition", {}).get("type")
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self.data.get("result", {}))
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self.data.get("context", {}))
+
+    @property
+    def timestamp(self) -> str | None:
+        return cast(str | None, self.data.get("timestamp"))
+
+    @property
+    def stored(self) -> str | None:
+        return cast(str | None, self.data.get("stored"))
+
+
+def context_activities(context: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    value = context.get("contextActivities", {}).get(kind)
+    if value is None:
+        return []
+    return [value] if isinstance(value, dict) else list(value)
 
 
 def parse_xapi_timestamp(value: str) -> datetime:
@@ -253,21 +249,71 @@ def parse_statement(obj: object) -> Statement:
             "validation_error", [FieldError("", "a statement must be a JSON object", "type")]
         )
     try:
-        return Statement.model_validate(obj)
+        data = cast(dict[str, Any], STATEMENT.validate_python(obj))
     except ValidationError as exc:
         raise InvalidEvent("validation_error", statement_errors(exc)) from None
+    errors = _check_rules(data)
+    if errors:
+        raise InvalidEvent("validation_error", errors)
+    return Statement(data)
+
+
+def _check_rules(data: dict[str, Any]) -> list[FieldError]:
+    """What the shapes above cannot say."""
+    errors: list[FieldError] = []
+    actor = data["actor"]
+    identifiers = [name for name in IDENTIFIERS if name in actor]
+    if len(identifiers) > 1:
+        errors.append(FieldError("actor", ONE_IDENTIFIER, "value_error"))
+    elif not identifiers and (
+        actor.get("objectType", "Agent") == "Agent" or not actor.get("member")
+    ):
+        errors.append(FieldError("actor", NO_IDENTIFIER, "value_error"))
+    score = data.get("result", {}).get("score")
+    if score is not None and (problem := _score_problem(score)):
+        errors.append(FieldError("result.score", problem, "value_error"))
+    duration = data.get("result", {}).get("duration")
+    if duration is not None and not ISO_DURATION.match(duration):
+        message = "must be an ISO 8601 duration, e.g. PT1H30M or PT95.5S"
+        errors.append(FieldError("result.duration", message, "value_error"))
+    for name in ("timestamp", "stored"):
+        if name in data:
+            try:
+                parse_xapi_timestamp(data[name])
+            except ValueError as exc:
+                errors.append(FieldError(name, str(exc), "value_error"))
+    return errors
+
+
+def _score_problem(score: dict[str, float]) -> str | None:
+    low, high, raw = score.get("min"), score.get("max"), score.get("raw")
+    if low is not None and high is not None and not low < high:
+        return "min must be less than max"
+    if raw is not None and low is not None and raw < low:
+        return "raw must not be less than min"
+    if raw is not None and high is not None and raw > high:
+        return "raw must not be more than max"
+    return None
+
+
+IDENTIFIERS = ("mbox", "mbox_sha1sum", "openid", "account")
+ONE_IDENTIFIER = "must have exactly one identifier of mbox, mbox_sha1sum, openid, account"
+NO_IDENTIFIER = (
+    "must have one identifier of mbox, mbox_sha1sum, openid, account "
+    "(only a Group with members may have none)"
+)
 
 
 def statement_errors(exc: ValidationError) -> list[FieldError]:
-    """Pydantic's errors with xAPI's own property names as locations; a union's alternatives
-    (an object that is neither an Activity nor another kind) reported once, as the Activity's."""
+    """Pydantic's errors with dotted locations; of a union's alternatives (an object that is
+    neither an Activity nor another kind) only the Activity's are reported."""
     errors: list[FieldError] = []
     seen: set[tuple[str, str]] = set()
     for error in exc.errors(include_url=False, include_input=False):
-        parts = [str(part) for part in error["loc"] if not _is_union_tag(part)]
-        if parts[:1] == ["object"] and "OtherObject" in str(error["loc"]):
+        if any(isinstance(part, str) and part.startswith("OtherObject") for part in error["loc"]):
             continue
-        loc = ".".join(_ALIASES.get(part, part) for part in parts)
+        parts = [str(part) for part in error["loc"] if not _is_union_tag(part)]
+        loc = ".".join(parts)
         msg = error["msg"].removeprefix("Value error, ")
         if (loc, msg) in seen:
             continue
@@ -276,8 +322,7 @@ def statement_errors(exc: ValidationError) -> list[FieldError]:
     return errors or [FieldError("", "not a valid statement", "validation_error")]
 
 
-_ALIASES = {"object_type": "objectType", "home_page": "homePage"}
-_UNION_TAGS = ("Activity", "OtherObject", "list[Activity]", "function-after[")
+_UNION_TAGS = ("Activity", "OtherObject", "list[Activity]", "function-after[", "list[")
 
 
 def _is_union_tag(part: object) -> bool:

@@ -162,6 +162,8 @@ class Translator:
     ) -> dict[str, Any]:
         activity = statement.activity
         assert activity is not None  # rules ignore other objects; an unmatched one is NO_RULE
+        verb_id: str = statement.verb["id"]
+        activity_id: str = activity["id"]
         data = {
             name: value
             for name, extractor in rule.data.items()
@@ -175,14 +177,14 @@ class Translator:
             "student_id": student,
             "component": rule.component,
             "topic": topic_of(
-                activity.id, self.mapping.topic.segments, self.mapping.topic.max_length
+                activity_id, self.mapping.topic.segments, self.mapping.topic.max_length
             ),
             "data": data,
             "metadata": {
                 "source": "xapi",
                 "rule": rule.name,
-                "verb": statement.verb.id[:MAX_METADATA_IRI],
-                "activity": activity.id[:MAX_METADATA_IRI],
+                "verb": verb_id[:MAX_METADATA_IRI],
+                "activity": activity_id[:MAX_METADATA_IRI],
             },
         }
         class_id = class_of(
@@ -216,7 +218,7 @@ def _learning_time(statement: Statement, now: datetime) -> str:
     """When the learning happened: ``timestamp``, else the LRS's ``stored``, else now."""
     for value in (statement.timestamp, statement.stored):
         if value is not None:
-            return format_timestamp(parse_xapi_timestamp(value))
+            return format_timestamp(parse_xapi_timestamp(value))  # checked: cannot raise
     return format_timestamp(now)
 
 

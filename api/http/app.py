@@ -101,9 +101,14 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],  # PUT: /xapi/statements
+            allow_headers=["Authorization", "Content-Type", xapi.VERSION_HEADER],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                xapi.VERSION_HEADER,
+                xapi.OUTCOMES_HEADER,
+            ],
         )
     return app
 

@@ -189,7 +189,7 @@ def _post_answer(
     if single:
         _refuse_single(translations[0], report.outcomes[0])
     ids = [translation.statement_id for translation in translations]
-    return _with_counts(json_response_of(ids), report)
+    return _with_counts(_ids_response(ids), report)
 
 
 def _put_answer(
@@ -259,7 +259,7 @@ def _with_counts(response: Response, report: IngestReport) -> Response:
     return response
 
 
-def json_response_of(ids: list[str | None]) -> Response:
+def _ids_response(ids: list[str | None]) -> Response:
     return Response(orjson.dumps(ids), media_type="application/json")
 
 

@@ -16,7 +16,6 @@ date) are checked after it, in ``_check_rules``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, cast
 
@@ -168,53 +167,40 @@ class StatementIn(TypedDict):
 STATEMENT = TypeAdapter(StatementIn)
 
 
-@dataclass(frozen=True, slots=True)
 class Statement:
-    """A checked statement: its properties as the validated JSON objects."""
+    """A checked statement: its properties as the validated JSON objects, read once (the
+    mapping reads them for every rule it tries)."""
 
-    data: dict[str, Any]
+    __slots__ = (
+        "activity",
+        "activity_type",
+        "actor",
+        "context",
+        "data",
+        "id",
+        "object_type",
+        "occurred",
+        "result",
+        "stored",
+        "timestamp",
+        "verb",
+    )
 
-    @property
-    def id(self) -> str | None:
-        return cast(str | None, self.data.get("id"))
-
-    @property
-    def actor(self) -> dict[str, Any]:
-        return cast(dict[str, Any], self.data["actor"])
-
-    @property
-    def verb(self) -> dict[str, Any]:
-        return cast(dict[str, Any], self.data["verb"])
-
-    @property
-    def object_type(self) -> str:
-        return cast(str, self.data["object"].get("objectType", "Activity"))
-
-    @property
-    def activity(self) -> dict[str, Any] | None:
-        """The object when it is an Activity."""
-        return self.data["object"] if self.object_type == "Activity" else None
-
-    @property
-    def activity_type(self) -> str | None:
-        activity = self.activity
-        return None if activity is None else activity.get("definition", {}).get("type")
-
-    @property
-    def result(self) -> dict[str, Any]:
-        return cast(dict[str, Any], self.data.get("result", {}))
-
-    @property
-    def context(self) -> dict[str, Any]:
-        return cast(dict[str, Any], self.data.get("context", {}))
-
-    @property
-    def timestamp(self) -> str | None:
-        return cast(str | None, self.data.get("timestamp"))
-
-    @property
-    def stored(self) -> str | None:
-        return cast(str | None, self.data.get("stored"))
+    def __init__(self, data: dict[str, Any], occurred: datetime | None = None) -> None:
+        self.data = data
+        self.id: str | None = data.get("id")
+        self.actor: dict[str, Any] = data["actor"]
+        self.verb: dict[str, Any] = data["verb"]
+        target: dict[str, Any] = data["object"]
+        self.object_type: str = target.get("objectType", "Activity")
+        self.activity: dict[str, Any] | None = target if self.object_type == "Activity" else None
+        definition = target.get("definition", {}) if self.activity is not None else {}
+        self.activity_type: str | None = definition.get("type")
+        self.result: dict[str, Any] = data.get("result", {})
+        self.context: dict[str, Any] = data.get("context", {})
+        self.timestamp: str | None = data.get("timestamp")
+        self.stored: str | None = data.get("stored")
+        self.occurred = occurred  # ``timestamp``, else ``stored``, in UTC; None without both
 
 
 def context_activities(context: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -252,15 +238,16 @@ def parse_statement(obj: object) -> Statement:
         data = cast(dict[str, Any], STATEMENT.validate_python(obj))
     except ValidationError as exc:
         raise InvalidEvent("validation_error", statement_errors(exc)) from None
-    errors = _check_rules(data)
+    errors, occurred = _check_rules(data)
     if errors:
         raise InvalidEvent("validation_error", errors)
-    return Statement(data)
+    return Statement(data, occurred)
 
 
-def _check_rules(data: dict[str, Any]) -> list[FieldError]:
-    """What the shapes above cannot say."""
+def _check_rules(data: dict[str, Any]) -> tuple[list[FieldError], datetime | None]:
+    """What the shapes above cannot say; and when the learning happened."""
     errors: list[FieldError] = []
+    occurred: datetime | None = None
     actor = data["actor"]
     identifiers = [name for name in IDENTIFIERS if name in actor]
     if len(identifiers) > 1:
@@ -279,10 +266,12 @@ def _check_rules(data: dict[str, Any]) -> list[FieldError]:
     for name in ("timestamp", "stored"):
         if name in data:
             try:
-                parse_xapi_timestamp(data[name])
+                moment = parse_xapi_timestamp(data[name])
             except ValueError as exc:
                 errors.append(FieldError(name, str(exc), "value_error"))
-    return errors
+                continue
+            occurred = occurred or moment
+    return errors, occurred
 
 
 def _score_problem(score: dict[str, float]) -> str | None:

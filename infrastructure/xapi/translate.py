@@ -29,7 +29,7 @@ from infrastructure.settings import PREFIX, ConfigurationError, Settings
 from infrastructure.xapi.identity import class_of, student_of, topic_of
 from infrastructure.xapi.mapping import Mapping, Rule
 from infrastructure.xapi.mapping_file import MappingFileError, load_mapping
-from infrastructure.xapi.statement import Statement, parse_statement, parse_xapi_timestamp
+from infrastructure.xapi.statement import Statement, parse_statement
 
 log = logging.getLogger(__name__)
 
@@ -216,10 +216,7 @@ def stored_times(application: MasteryApplication) -> StoredTime:
 
 def _learning_time(statement: Statement, now: datetime) -> str:
     """When the learning happened: ``timestamp``, else the LRS's ``stored``, else now."""
-    for value in (statement.timestamp, statement.stored):
-        if value is not None:
-            return format_timestamp(parse_xapi_timestamp(value))  # checked: cannot raise
-    return format_timestamp(now)
+    return format_timestamp(statement.occurred or now)
 
 
 def _content_id(obj: dict[str, Any], occurred: str) -> str:

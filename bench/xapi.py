@@ -180,13 +180,15 @@ def main() -> None:
                 batches = [statements(args.batch_size, rng) for _ in range(args.batches)]
                 events = [{"events": as_events(batch, translator)} for batch in batches]
                 items = args.batches * args.batch_size
-                order = [("events", "/v1/events", events_headers, events)]
-                order.append(("xapi", "/xapi/statements", xapi_headers, batches))
+                order: list[tuple[str, str, dict[str, str], list[Any]]] = [
+                    ("events", "/v1/events", events_headers, list(events)),
+                    ("xapi", "/xapi/statements", xapi_headers, list(batches)),
+                ]
                 if number % 2:
                     order.reverse()
                 measured: dict[str, Any] = {}
-                for name, path, headers, bodies in order:
-                    run = asyncio.run(post_all(port, path, headers, bodies, args.clients))
+                for name, route, headers, bodies in order:
+                    run = asyncio.run(post_all(port, route, headers, bodies, args.clients))
                     assert set(run["statuses"]) == {200}, run["statuses"]
                     totals[name][0] += items
                     totals[name][1] += run["seconds"]

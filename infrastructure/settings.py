@@ -256,6 +256,8 @@ class Settings:
     cors_origins: tuple[str, ...] = setting((), comma_list, check=check_origins)
     log_level: str = setting("INFO", str.upper)
     mcp_token: str | None = setting(None)
+    # The xAPI mapping file (docs/xapi.md); None: the built-in default.
+    xapi_mapping: Path | None = setting(None, Path)  # noqa: RUF009 - setting() is a field()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

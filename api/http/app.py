@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from api.http import classes, events, ops, students
+from api.http import classes, events, ops, students, xapi
 from api.http.guard import problem_for
 from api.http.metrics import Metrics
 from api.http.middleware import RequestContextMiddleware
@@ -36,6 +36,7 @@ from infrastructure.bootstrap import Container, build
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
+from infrastructure.xapi.translate import Translator
 
 # The dashboard (SPEC §11): static files, a client of /v1 like any other (docs/dashboard.md).
 DASHBOARD = Path(__file__).parent / "dashboard"
@@ -43,6 +44,7 @@ DASHBOARD = Path(__file__).parent / "dashboard"
 
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:
     verifier = TokenVerifier.from_settings(settings)  # refuse to start without a key
+    statements = Translator.from_settings(settings)  # refuse to start with a bad mapping file
     metrics = Metrics()
     mcp = McpHttp(lambda: services_of_app(app))
 
@@ -60,6 +62,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             stack.push_async_callback(fast_current.close)
             services.fast_current = fast_current
             _calm_garbage_collector()
+            services.xapi = statements
             app.state.services = services
             await stack.enter_async_context(mcp.running())
             yield
@@ -67,6 +70,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     app = Starlette(
         routes=[
             *events.routes,
+            *xapi.routes,
             *students.routes,
             *classes.routes,
             *ops.routes,
@@ -82,9 +86,14 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],  # PUT: /xapi/statements
+            allow_headers=["Authorization", "Content-Type", xapi.VERSION_HEADER],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                xapi.VERSION_HEADER,
+                xapi.OUTCOMES_HEADER,
+            ],
         )
     return app
 

@@ -40,7 +40,7 @@ async def post_events(request: Request) -> Response:
         principal = authenticate(request, services.verifier)
         if not may_ingest(principal):
             raise ProblemError(403, "only a service token may ingest events")
-        body = await _read_body(request)
+        body = await read_body(request)
         single, items = _events_of(body)
         scoped = [in_tenant(item, principal) for item in items]
         report = await run_in_threadpool(ingested, services, scoped)
@@ -49,7 +49,7 @@ async def post_events(request: Request) -> Response:
         return problem_for(request, exc)
 
 
-async def _read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ProblemError(413, f"the body may be at most {MAX_BODY_BYTES} bytes")

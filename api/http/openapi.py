@@ -7,6 +7,7 @@ schemas go into ``components.schemas`` as they are. The ingest body and its prob
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 
 from api.http import directory_models as d
 from api.http import event_pages as pages
-from api.http import event_schema
+from api.http import event_schema, xapi_schema
 from api.http import models as m
 from api.http import status_models as sm
 from api.http.problems import TITLES
@@ -36,6 +37,8 @@ class Operation:
     secured: bool = True
     body: bool = False
     media_type: str = "application/json"
+    # An operation described by its own module (parameters, body, responses): /xapi.
+    described: Callable[[xapi_schema.Schemas], dict[str, Any]] | None = None
 
 
 STUDENT = "/v1/students/{id}"
@@ -127,6 +130,28 @@ OPERATIONS = (
         sm.StatusOut,
         errors=(401, 403, 422, 503),
     ),
+    Operation(
+        "post",
+        "/xapi/statements",
+        "xAPI: store one statement or an array (LRS answer: the ids)",
+        None,
+        described=xapi_schema.post_statements,
+    ),
+    Operation(
+        "put",
+        "/xapi/statements",
+        "xAPI: store one statement under the statementId given",
+        None,
+        described=xapi_schema.put_statement,
+    ),
+    Operation(
+        "get",
+        "/xapi/about",
+        "xAPI: the versions accepted",
+        None,
+        secured=False,
+        described=xapi_schema.about,
+    ),
     Operation("get", "/healthz", "Liveness", m.HealthOut, errors=(), secured=False),
     Operation(
         "get",
@@ -211,6 +236,8 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
                 **{str(s): {"description": TITLES[s], "content": problem} for s in op.errors},
             },
         }
+        if op.described is not None:
+            operation.update(op.described(schemas))
         if op.secured:
             operation["security"] = [{"bearer": []}]
         if op.body:

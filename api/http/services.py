@@ -22,6 +22,7 @@ from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
+from infrastructure.xapi.translate import Translator
 from projections.queries import StudentQueries
 
 
@@ -65,6 +66,7 @@ class Services:
     metrics: Metrics
     responses: ResponseCache = field(default_factory=ResponseCache)
     fast_current: AsyncCurrentReader | None = None
+    xapi: Translator = field(default_factory=lambda: Translator.from_file(None))
 
 
 def started_services(

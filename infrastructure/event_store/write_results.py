@@ -15,6 +15,7 @@ class Status(StrEnum):
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
     REJECTED = "rejected"
+    IGNORED = "ignored"  # an input its mapping turns into no event (an xAPI voiding statement)
     ERASED = "erased"  # internal: reported to producers as rejected, code student_erased
     FAILED = "failed"  # internal: the aggregate refused it; rejected, code processing_failed
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from infrastructure.event_store.write_results import Status
-from infrastructure.ingest.files import SourceRecord, read_records
+from infrastructure.ingest.files import SourceRecord, Translate, read_records
 from infrastructure.ingest.service import IngestReport, IngestService, Outcome
 from infrastructure.runtime import gc_pacing as collector
 
@@ -35,7 +35,7 @@ class BackfillSummary:
     position: int | None = None
 
     @property
-    def not_accepted(self) -> int:
+    def not_accepted(self) -> int:  # ignored statements are accepted: nothing to correct
         return self.counts[Status.REJECTED.value] + self.counts[Status.CONFLICT.value]
 
 
@@ -50,8 +50,10 @@ def backfill_file(
     *,
     on_progress: Callable[[int], None] = lambda _: None,
     partition: Partition | None = None,
+    translate: Translate | None = None,
 ) -> BackfillSummary:
-    """Ingest every record of ``path`` (of ``partition``'s students, if given).
+    """Ingest every record of ``path`` (of ``partition``'s students, if given); with
+    ``translate``, the file holds xAPI statements, each turned into its ingest item.
 
     ``on_progress`` gets the bytes read so far.
     """
@@ -63,7 +65,7 @@ def backfill_file(
     ):
         # Batch N is written (database I/O) while batch N+1 is read and validated.
         in_flight: tuple[list[SourceRecord], Future[IngestReport], int] | None = None
-        records = read_records(path, stream)
+        records = read_records(path, stream, translate)
         if partition is not None:
             records = (record for record in records if partition.owns(record.item))
         with collector.Paced() as paced:  # the aggregate cache is large and long-lived

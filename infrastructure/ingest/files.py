@@ -1,4 +1,5 @@
-"""Reading backfill files: JSONL (one event per line) and CSV (SPEC §3 "Files").
+"""Reading backfill files: JSONL (one event per line) and CSV (SPEC §3 "Files"); and xAPI
+statements, one per line or as the one JSON array an LRS export holds (docs/xapi.md).
 
 Records are streamed one at a time so memory stays flat whatever the file size; a record that
 cannot be read as an event becomes an ``InvalidEvent`` carrying its line number, never an error
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from infrastructure.ingest.contract import FieldError, InvalidEvent, parse_json
+from infrastructure.ingest.contract import MAX_EVENT_BYTES, FieldError, InvalidEvent, parse_json
+from infrastructure.ingest.json_array import array_elements, starts_with_array
 
 TOP_LEVEL_COLUMNS = (
     "event_id",
@@ -36,6 +38,9 @@ FLOAT_COLUMNS = ("time_spent_seconds", "avg_code_quality", "correctness", "effic
 TEXT_COLUMNS = ("difficulty", "activity")
 DATA_COLUMNS = INT_COLUMNS + FLOAT_COLUMNS + TEXT_COLUMNS
 MAX_CSV_FIELD = 64 * 1024
+FORMATS = ("events", "xapi")
+# A parsed xAPI statement becomes an ingest item (infrastructure.xapi.translate).
+Translate = Callable[[object], object]
 
 
 class UnreadableFileError(OSError):
@@ -49,17 +54,32 @@ class SourceRecord:
     item: object  # a parsed JSON value, or the InvalidEvent explaining why there is none
 
 
-def file_format(path: Path) -> str:
+def file_format(path: Path, kind: str = "events") -> str:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    if suffix == ".csv":
+    if suffix == ".csv" and kind == "events":
         return "csv"
+    if kind == "xapi":
+        raise UnreadableFileError(
+            f"{path}: unknown file type {suffix!r} for statements; use .json or .jsonl"
+        )
     raise UnreadableFileError(f"{path}: unknown file type {suffix!r}; use .jsonl or .csv")
 
 
-def read_records(path: Path, stream: IO[bytes]) -> Iterator[SourceRecord]:
-    if file_format(path) == "csv":
+def read_records(
+    path: Path, stream: IO[bytes], translate: Translate | None = None
+) -> Iterator[SourceRecord]:
+    """The file's records; with ``translate``, xAPI statements (a JSON array, or one per
+    line), each turned into its ingest item."""
+    if translate is not None:
+        file_format(path, "xapi")
+        records = _array_records(stream) if starts_with_array(stream) else _jsonl_records(stream)
+        for record in records:
+            item = record.item
+            translated = item if isinstance(item, InvalidEvent) else translate(item)
+            yield SourceRecord(record.line, record.raw, translated)
+    elif file_format(path) == "csv":
         yield from _csv_records(path, stream)
     else:
         yield from _jsonl_records(stream)
@@ -70,12 +90,21 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[SourceRecord]:
         stripped = line.strip()
         if not stripped:
             continue
-        raw = stripped.decode("utf-8", errors="replace")
-        try:
-            item: object = parse_json(stripped)
-        except InvalidEvent as invalid:
-            item = invalid
-        yield SourceRecord(number, raw, item)
+        yield _json_record(number, stripped)
+
+
+def _array_records(stream: IO[bytes]) -> Iterator[SourceRecord]:
+    for element in array_elements(stream, MAX_EVENT_BYTES + 1):
+        yield _json_record(element.line, element.text.strip())
+
+
+def _json_record(line: int, text: bytes) -> SourceRecord:
+    raw = text.decode("utf-8", errors="replace")
+    try:
+        item: object = parse_json(text)
+    except InvalidEvent as invalid:
+        item = invalid
+    return SourceRecord(line, raw, item)
 
 
 def _csv_records(path: Path, stream: IO[bytes]) -> Iterator[SourceRecord]:

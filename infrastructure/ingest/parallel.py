@@ -17,6 +17,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from infrastructure.ingest.contract import DEFAULT_TENANT
 from infrastructure.ingest.service import IngestService
 from infrastructure.runtime.process_pool import parent_gone, report_progress, run_parts
 from infrastructure.settings import Settings
+from infrastructure.xapi.translate import Translator, stored_times
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +55,22 @@ def parallel_backfill(
     *,
     workers: int = 2,
     on_progress: Callable[[int], None] = lambda _: None,
+    xapi_tenant: str | None = None,
 ) -> BackfillSummary:
-    """Backfill ``path`` with ``workers`` processes; the summary covers the whole file."""
+    """Backfill ``path`` with ``workers`` processes; the summary covers the whole file. With
+    ``xapi_tenant``, the file holds xAPI statements of that tenant."""
     final = rejects_path or default_rejects_path(path)
     parts = [final.with_name(f"{final.name}.part{index}") for index in range(workers)]
     results = run_parts(
         [
-            partial(_run_partition, settings, path, parts[index], Partition(index, workers))
+            partial(
+                _run_partition,
+                settings,
+                path,
+                parts[index],
+                Partition(index, workers),
+                xapi_tenant,
+            )
             for index in range(workers)
         ],
         on_progress=lambda done: on_progress(min(done)),
@@ -74,7 +85,7 @@ def parallel_backfill(
 
 
 def _run_partition(
-    settings: Settings, path: Path, rejects: Path, partition: Partition
+    settings: Settings, path: Path, rejects: Path, partition: Partition, xapi_tenant: str | None
 ) -> tuple[Counter[str], int | None]:
     def report(done: int) -> None:
         if parent_gone():
@@ -83,7 +94,14 @@ def _run_partition(
 
     with opened_application(settings) as application:
         ingest = IngestService(application, batch_size=settings.ingest_batch_size)
-        summary = backfill_file(ingest, path, rejects, on_progress=report, partition=partition)
+        translate = None
+        if xapi_tenant is not None:
+            translate = Translator.from_settings(settings).items_of(
+                xapi_tenant, datetime.now(UTC), stored_times(application)
+            )
+        summary = backfill_file(
+            ingest, path, rejects, on_progress=report, partition=partition, translate=translate
+        )
     return summary.counts, summary.position
 
 

@@ -39,12 +39,15 @@ class Outcome:
     student_id: str | None = None
     code: str | None = None  # why it was not accepted: invalid_json, validation_error, conflict…
     errors: tuple[FieldError, ...] = ()
+    rule: str | None = None  # the mapping rule that ignored an input
 
     def as_dict(self) -> dict[str, object]:
         body: dict[str, object] = {"status": self.status.value, "event_id": self.event_id}
         if self.code is not None:
             body["code"] = self.code
             body["errors"] = [error.as_dict() for error in self.errors]
+        if self.rule is not None:
+            body["rule"] = self.rule
         return body
 
 
@@ -55,6 +58,17 @@ class RefusedInput:
 
     item: object
     reason: InvalidEvent
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredInput:
+    """An input its entry point's mapping turns into no event (an xAPI voiding statement, say):
+    it is answered ``ignored`` with the rule and the reason, and nothing is written."""
+
+    event_id: str | None
+    tenant_id: str | None
+    rule: str
+    reason: FieldError
 
 
 @dataclass(slots=True)
@@ -84,8 +98,8 @@ class IngestService:
         self.clock = clock
 
     def ingest(self, items: Sequence[object]) -> IngestReport:
-        """One outcome per item; an item is a parsed JSON value, an ``InvalidEvent`` or a
-        ``RefusedInput``."""
+        """One outcome per item; an item is a parsed JSON value, an ``InvalidEvent``, a
+        ``RefusedInput`` or an ``IgnoredInput``."""
         report = IngestReport()
         for start in range(0, len(items), self.batch_size):
             self.record(self.validate(items[start : start + self.batch_size]), report)
@@ -98,6 +112,9 @@ class IngestService:
         for item in items:
             if isinstance(item, RefusedInput):
                 batch.outcomes.append(_rejected(item.item, item.reason))
+                continue
+            if isinstance(item, IgnoredInput):
+                batch.outcomes.append(_ignored(item))
                 continue
             try:
                 if isinstance(item, InvalidEvent):
@@ -165,6 +182,17 @@ def _outcome(event: ValidatedEvent, status: Status) -> Outcome:
         event.student_id,
         code="conflict" if conflict else None,
         errors=(CONFLICT_ERROR,) if conflict else (),
+    )
+
+
+def _ignored(item: IgnoredInput) -> Outcome:
+    return Outcome(
+        Status.IGNORED,
+        item.event_id,
+        item.tenant_id,
+        code="ignored",
+        errors=(item.reason,),
+        rule=item.rule,
     )
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -43,6 +44,7 @@ from infrastructure.kafka.transient import TransientKafkaError, is_transient
 from infrastructure.runtime import gc_pacing as collector
 from infrastructure.runtime.supervision import Backoff, Supervisor, WorkerHealth
 from infrastructure.settings import Settings
+from infrastructure.xapi.translate import Translator, stored_times
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +72,8 @@ class IngestWorker:
         self._last_stats = time.monotonic()
         self._last_topic_check = 0.0
         self.health = WorkerHealth("consumer")
+        self.statements = Translator.from_settings(settings)  # xAPI messages (docs/xapi.md)
+        self.stored_time = stored_times(ingest.application)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; the batch in progress is finished and committed.
@@ -167,13 +171,13 @@ class IngestWorker:
     def _ingest_durably(
         self, batch: list[InboundMessage], consumer: Any, stop: threading.Event
     ) -> list[Outcome] | None:
-        items = [message.item() for message in batch]
         backoff = Backoff()
         failures = 0
         paused: list[Any] = []
         try:
             while True:
                 try:
+                    items = self._items(batch)
                     if failures < self.max_attempts:
                         return self.ingest.ingest(items).outcomes
                     return self._one_by_one(items)
@@ -193,6 +197,14 @@ class IngestWorker:
         finally:
             if paused:
                 consumer.resume(paused)
+
+    def _items(self, batch: list[InboundMessage]) -> list[object]:
+        now = datetime.now(UTC)
+
+        def translate(statement: object, tenant: str) -> object:
+            return self.statements.translate(statement, tenant, now, self.stored_time).item
+
+        return [message.item(translate) for message in batch]
 
     def _one_by_one(self, items: Sequence[object]) -> list[Outcome]:
         """Isolate the message(s) that keep failing; a transient failure still propagates."""

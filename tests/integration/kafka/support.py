@@ -31,7 +31,12 @@ def encoded(events: Iterable[dict[str, Any]]) -> list[Message]:
 _ENDS: dict[str, dict[int, int]] = defaultdict(dict)
 
 
-def produce(settings: Settings, messages: Iterable[Message]) -> int:
+def produce(
+    settings: Settings,
+    messages: Iterable[Message],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> int:
+    """Every message, with ``headers`` (the same for each) when given."""
     ensure_topics(settings)
     ends = _ENDS[settings.kafka_requests_topic]
 
@@ -49,7 +54,11 @@ def produce(settings: Settings, messages: Iterable[Message]) -> int:
         while True:
             try:
                 producer.produce(
-                    settings.kafka_requests_topic, key=key, value=value, on_delivery=delivered
+                    settings.kafka_requests_topic,
+                    key=key,
+                    value=value,
+                    headers=headers,
+                    on_delivery=delivered,
                 )
                 break
             except BufferError:

@@ -18,6 +18,7 @@ from api.cli import (
     project,
     projections,
     publish,
+    ready,
     replay,
     retention,
     run,
@@ -81,6 +82,7 @@ app.command("token")(token.token)
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("run")(run.run)
+app.command("ready")(ready.ready)
 
 if __name__ == "__main__":
     app()

@@ -4,7 +4,8 @@ A worker that must not run twice at once (the projector, the results publisher) 
 inside ``Leadership.lead``: it polls a PostgreSQL advisory lock (``advisory_lock``) on a
 connection of its own every ``poll`` seconds, standing by (health ``standby``) while another
 process holds it; once it holds the lock it starts a **term** (a number larger than every
-earlier term's), runs the worker until ``stop`` or until the lock is lost, then stands by again.
+earlier term's), runs the worker until ``stop`` or until the lock is lost, then stands by again
+(contending again only after ``DEMOTED_SECONDS``, so that a standby takes over first).
 
 A leader stops writing as soon as it may have lost the lock:
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 0.5
 CHECK_SECONDS = 1.0
+STOP_SECONDS = 0.1
+DEMOTED_SECONDS = 1.0
 
 
 class LeadershipLostError(TransientError):
@@ -110,6 +114,9 @@ class Leadership:
                 self._term = None
                 term.lock.close()
                 log.info("leadership_ended", **self._fields(term), reason=term.reason)
+            # Demoted but alive (its session was ended, say): a healthy standby goes first.
+            self.health.standby()
+            stop.wait(max(DEMOTED_SECONDS, 2 * self.poll))
 
     def confirm(self) -> None:
         """The fence before a write: returns only if this process still holds the lock."""
@@ -159,11 +166,15 @@ class Leadership:
     # --- leading ------------------------------------------------------------------------------
 
     def _watch(self, term: Term, stop: threading.Event) -> None:
-        while not term.stop.wait(self.check_every):
+        """Ends the term on ``stop`` (within ``STOP_SECONDS``) or on a failed check."""
+        due = time.monotonic() + self.check_every
+        while not term.stop.wait(min(STOP_SECONDS, self.check_every)):
             if stop.is_set():
                 term.end("stopped")
                 return
-            self._check(term)
+            if time.monotonic() >= due:
+                self._check(term)
+                due = time.monotonic() + self.check_every
 
     def _check(self, term: Term) -> None:
         try:

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
+from prometheus_client import Counter, Gauge
 
 from infrastructure.runtime.advisory_lock import AdvisoryLock, lock_key
 from infrastructure.runtime.supervision import Backoff, TransientError, WorkerHealth, describe
@@ -47,6 +48,12 @@ POLL_SECONDS = 0.5
 CHECK_SECONDS = 1.0
 STOP_SECONDS = 0.1
 DEMOTED_SECONDS = 1.0
+
+
+_leading = Gauge(
+    "mastery_leader", "1 while this process leads the role's stream, 0 otherwise", ["role"]
+)
+_terms = Counter("mastery_leadership_terms", "Leadership terms this process began", ["role"])
 
 
 class LeadershipLostError(TransientError):
@@ -110,6 +117,7 @@ class Leadership:
                 work(term.stop)
             finally:
                 term.end("stopped" if stop.is_set() else "the worker left its loop")
+                _leading.labels(self.role).set(0)
                 watchdog.join()
                 self._term = None
                 term.lock.close()
@@ -142,6 +150,8 @@ class Leadership:
                     term = Term(lock.term(), lock)
                     self._term = term
                     self.health.leading(term.number)
+                    _leading.labels(self.role).set(1)
+                    _terms.labels(self.role).inc()
                     log.info("leadership_gained", **self._fields(term), backend=lock.backend_pid())
                     return term
             except Exception as error:  # the database is unavailable: wait it out
@@ -183,6 +193,7 @@ class Leadership:
         except Exception as error:  # any doubt is a loss
             held, reason = False, describe(error)
         if not held and term.end(reason):
+            _leading.labels(self.role).set(0)
             log.warning("leadership_lost", **self._fields(term), reason=reason)
 
     def _fields(self, term: Term) -> dict[str, object]:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
+from prometheus_client import REGISTRY
 
 from infrastructure.runtime.leadership import Leadership, LeadershipLostError
 from infrastructure.runtime.supervision import WorkerHealth, WorkerState
@@ -108,6 +109,7 @@ def test_of_two_contenders_one_leads_and_the_other_stands_by(database_url: str) 
         assert leader.leadership.health.snapshot().leadership == "leader"
         assert standby.leadership.health.snapshot().leadership == "standby"
         assert leader.leadership.key == standby.leadership.key
+        assert REGISTRY.get_sample_value("mastery_leader", {"role": "tester"}) == 1.0
 
 
 def test_the_standby_takes_over_within_seconds_of_the_leaders_session_ending(

@@ -26,9 +26,9 @@ def folder(tmp_path: Path) -> Iterator[Path]:
     heartbeat.disable()
 
 
-def _ready(folder: Path, role: str, *args: str) -> Result:
+def _ready(folder: Path, role: str, *args: str, **variables: str) -> Result:
     env = {"MASTERY_DATA_DIR": str(folder.parent / "data"), "MASTERY_HEALTH_DIR": str(folder)}
-    return CliRunner().invoke(app, ["ready", role, *args], env=env)
+    return CliRunner().invoke(app, ["ready", role, *args], env={**env, **variables})
 
 
 def _edit(path: Path, **changes: object) -> None:
@@ -77,6 +77,7 @@ def test_a_stale_heartbeat_is_not_ready(folder: Path) -> None:
     assert result.exit_code == 1
     assert "projector: stale heartbeat, last written 31 s ago (standby)" in result.output
     assert _ready(folder, "projector", "--max-age", "60").exit_code == 0
+    assert _ready(folder, "projector", MASTERY_HEARTBEAT_MAX_AGE_SECONDS="60").exit_code == 0
 
 
 def test_a_stopped_worker_is_not_ready(folder: Path) -> None:

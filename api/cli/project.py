@@ -48,6 +48,7 @@ def lead_projector(built: Container, stop: threading.Event) -> None:
         projector.health,
     )
     projector.fence = leadership.confirm
+    built.workers.add(projector.health)  # readiness lists it while it stands by, too
     leadership.lead(stop, projector.run)
 
 

@@ -4,14 +4,19 @@ The lock lives exactly as long as the session: when the holder's process dies, i
 closes, the server ends the session and releases the lock at once. For a holder whose host
 vanishes without closing the socket, both ends of the connection are set to notice:
 
-* **the server** drops the session after ``IDLE_SESSION_SECONDS`` without a query (the holder
-  checks its lock every second, so only a dead or frozen holder goes quiet), and its TCP
-  keepalives (idle 5 s, then 3 probes 2 s apart) end it on a dead peer; the lock is free
-  within about ten seconds;
-* **the holder** gives up on an unanswered write after ``CLIENT_TIMEOUT_MS`` (TCP user
-  timeout) and probes its own side with keepalives (idle 2 s, 3 probes 1 s apart), so a holder
+* **the server** probes the holder with TCP keepalives (idle 5 s, then 3 probes 2 s apart, and
+  a 10 s TCP user timeout) and ends the session on a dead peer: the lock is free within about
+  11 seconds;
+* **the holder** gives up on an unanswered request after ``CLIENT_TIMEOUT_MS`` (TCP user
+  timeout) and probes with keepalives of its own (idle 2 s, 3 probes 1 s apart), so a holder
   cut off from the server learns it lost the lock within about five seconds — before the server
   can free it for another.
+
+``idle_session_timeout`` is set to 0 on the session, whatever the server's default: a holder
+whose process is frozen (SIGSTOP) keeps the lock, because its kernel still answers the
+keepalives. Freeing it would let the frozen process, once resumed, write after a successor
+began; instead a frozen worker stops renewing its heartbeat and its liveness probe
+(``mastery ready``) has it killed, which frees the lock safely.
 
 Keys are signed 64-bit integers from ``lock_key(name)``: the first 8 bytes of BLAKE2b of
 ``mastery-engine/<name>``. Advisory locks are per database, so one key serves every deployment.
@@ -24,15 +29,14 @@ from typing import Any
 
 import psycopg
 
-IDLE_SESSION_SECONDS = 10
 CLIENT_TIMEOUT_MS = 5_000
 STATEMENT_TIMEOUT_MS = 5_000
 
 _SERVER_OPTIONS = " ".join(
     f"-c {name}={value}"
     for name, value in (
-        ("idle_session_timeout", f"{IDLE_SESSION_SECONDS}s"),
-        ("idle_in_transaction_session_timeout", f"{IDLE_SESSION_SECONDS}s"),
+        ("idle_session_timeout", 0),
+        ("idle_in_transaction_session_timeout", 0),
         ("statement_timeout", STATEMENT_TIMEOUT_MS),
         ("tcp_keepalives_idle", 5),
         ("tcp_keepalives_interval", 2),

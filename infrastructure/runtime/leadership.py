@@ -19,13 +19,16 @@ A leader killed with ``kill -9`` loses its session, hence the lock, at once: the
 within ``poll`` seconds. Host loss and partitions are bounded by the lock connection's settings
 (``advisory_lock``): the cut-off leader learns it lost the lock before the server frees it.
 
-What ``confirm`` cannot close is the gap between its answer and the write itself (a leader
-frozen there, say by SIGSTOP, past the ``IDLE_SESSION_SECONDS`` after which the server frees a
-silent session's lock). Such a late write is harmless by construction: the projector's writes
-are guarded per student by the notification position they reflect and computed from immutable
-events (a late write is either refused or identical to what the new leader writes for that
-position), and the publisher's messages carry deterministic ids and its tracked position only
-moves forward. docs/projections.md and docs/kafka.md say more.
+What ``confirm`` cannot close is the gap between its answer and the write itself: a leader
+frozen there while its session ends and a successor begins. A frozen *process* keeps its
+session (its kernel answers the keepalives; ``idle_session_timeout`` is off on the lock
+connection), so it is never replaced while frozen: its stale heartbeat gets it killed, and a
+killed process writes nothing. Only a frozen *host* (a paused virtual machine) can come back
+after a successor began. Its late write is bounded by the data: the projector's documents are
+guarded per student by the position they reflect and computed from immutable events (a late
+write is refused or identical to what the successor writes for that position; a roster score
+is the one exception, see docs/projections.md), and the publisher's messages carry
+deterministic ids while its tracked position only moves forward.
 """
 
 from __future__ import annotations

@@ -4,11 +4,15 @@ nothing more."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 from prometheus_client import REGISTRY
@@ -157,3 +161,56 @@ def test_a_standby_waits_out_an_unreachable_database_and_says_so(database_url: s
         wait_until(lambda: lonely.state is WorkerState.BACKING_OFF, 10, "backing off")
         assert lonely.writes == []
         assert "no_such_database_here" in str(lonely.leadership.health.snapshot().last_error)
+
+
+_FROZEN_LEADER = """
+import sys, threading
+from infrastructure.runtime.leadership import Leadership
+from infrastructure.runtime.supervision import WorkerHealth
+
+leadership = Leadership(sys.argv[1], "tester", "stream", WorkerHealth("frozen"), poll=0.1)
+
+def work(term_stop):
+    print("leading", file=sys.stderr, flush=True)
+    while not term_stop.wait(0.05):
+        leadership.confirm()
+
+leadership.lead(threading.Event(), work)
+"""
+
+
+def test_a_frozen_leader_keeps_the_lock_until_it_is_killed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """SIGSTOP past any timeout: the session stays (the kernel answers keepalives), so no
+    successor begins while the frozen leader could still resume and write; once killed, the
+    standby leads within seconds."""
+    frozen = subprocess.Popen(
+        [sys.executable, "-c", _FROZEN_LEADER, database_url],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,  # the library's default logs
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert frozen.stderr is not None
+        assert frozen.stderr.readline() == b"leading\n"
+        standby = Contender(_leadership(database_url, "b"))
+        with contending(standby):
+            wait_until(lambda: standby.state is WorkerState.STANDBY, 10, "standing by")
+            frozen.send_signal(signal.SIGSTOP)
+            watched_until = time.monotonic() + 12.0  # past the server's keepalive detection
+            while time.monotonic() < watched_until:  # an invariant watched for a while
+                assert not standby.writes, "a successor began while the leader was frozen"
+                assert standby.state is WorkerState.STANDBY
+                time.sleep(0.2)
+            frozen.send_signal(signal.SIGKILL)
+            frozen.wait(10)
+            killed = time.monotonic()
+            wait_until(lambda: bool(standby.writes), TAKEOVER_SECONDS, "the standby to lead")
+            assert standby.writes[0][1] - killed < TAKEOVER_SECONDS
+    finally:
+        if frozen.poll() is None:
+            frozen.kill()
+            frozen.wait(10)
+        if frozen.stderr is not None:
+            frozen.stderr.close()

@@ -27,7 +27,7 @@ class Role(enum.StrEnum):
 
 
 def ready(
-    role: Annotated[Role, typer.Argument(help="The worker to check.")],
+    role: Annotated[Role, typer.Argument(metavar="ROLE", help="The worker to check.")],
     max_age: Annotated[
         float | None,
         typer.Option(

@@ -42,6 +42,7 @@ from tests.integration.test_projector_crash import everything
 ROOT = Path(__file__).resolve().parents[3]
 TENANT = "astb"
 ROLES = {"projector": "project", "publisher": "publish"}  # heartbeat name -> command
+STILL_SECONDS = 120.0
 
 
 @dataclass
@@ -255,7 +256,7 @@ def _run(settings: Settings, tmp_path: Path, *, kills: int, events: int) -> None
             wait_for(restarted.stands_by, 120, f"the restarted {role} standing by")
         feeder.allow(1.0)
         feeder.join(600)
-        _until_everything_is_done(settings, len(cohort))
+        _until_everything_is_done(settings, len(cohort), pools)
         for workers in pools.values():
             answers = sorted((w.ready() for w in workers), key=lambda a: a.stdout)
             assert [a.returncode for a in answers] == [0, 0], [a.stdout for a in answers]
@@ -277,17 +278,42 @@ def _run(settings: Settings, tmp_path: Path, *, kills: int, events: int) -> None
     _assert_every_result_published(settings, cohort)
 
 
-def _until_everything_is_done(settings: Settings, count: int) -> None:
+def _until_everything_is_done(
+    settings: Settings, count: int, pools: dict[str, list[Worker]]
+) -> None:
+    """Until the projector and the publisher reach the head; fails if neither moves for
+    ``STILL_SECONDS`` (a busy machine may be slow, a stuck worker stands still)."""
     with build(settings) as observer:
         publisher = ResultsPublisher(observer.application, settings)
+        seen: list[tuple[int, int, int]] = []
+        moved = [time.monotonic()]
 
-        def caught_up() -> bool:
-            head = observer.application.head()
-            projected = observer.view.max_tracking_id("mastery") or 0
-            published = publisher.tracking.max_tracking_id(TRACKING_NAME) or 0
-            return head >= count and projected == head and published == head
+        def state() -> tuple[int, int, int]:
+            return (
+                observer.application.head(),
+                observer.view.max_tracking_id("mastery") or 0,
+                publisher.tracking.max_tracking_id(TRACKING_NAME) or 0,
+            )
 
-        wait_for(caught_up, 180, "the projector and the publisher to reach the head")
+        def caught_up_or_still() -> bool:
+            now = state()
+            if not seen or now != seen[-1]:
+                moved[0] = time.monotonic()
+            seen.append(now)
+            head, projected, published = now
+            done = head >= count and projected == head and published == head
+            return done or time.monotonic() - moved[0] > STILL_SECONDS
+
+        wait_for(caught_up_or_still, 1800, "the projector and the publisher to reach the head")
+        head, projected, published = seen[-1]
+        beats = {
+            role: [(w.process.pid if w.process else None, w.beat()) for w in workers]
+            for role, workers in pools.items()
+        }
+        assert projected == head == published and head >= count, (
+            f"stuck: head {head}, projected {projected}, published {published}; {beats}\n"
+            + "\n".join(w.tail() for workers in pools.values() for w in workers)
+        )
 
 
 def _assert_read_models_equal_a_clean_rebuild(

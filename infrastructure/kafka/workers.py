@@ -17,11 +17,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
 import structlog
 
+from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.ingest.service import IngestService
 from infrastructure.kafka.consumer import IngestWorker
@@ -31,7 +33,7 @@ from infrastructure.runtime.leadership import Leadership
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.runtime.process_pool import parent_gone, start_child
 from infrastructure.runtime.signals import stop_on_signals
-from infrastructure.runtime.supervision import Workers
+from infrastructure.runtime.supervision import Backoff, Workers, describe, is_transient
 from infrastructure.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -47,7 +49,10 @@ def run_consumer(
 ) -> None:
     """One consumer-group member in this thread, until ``stop`` is set; its health goes to
     ``registry`` (the process's supervised workers) if given."""
-    with opened_application(settings) as application:
+    with ExitStack() as stack:
+        application = _opened_when_available(settings, stop, stack)
+        if application is None:
+            return
         ingest = IngestService(application, batch_size=settings.ingest_batch_size)
         worker = IngestWorker(ingest, settings)
         if registry is not None:
@@ -60,7 +65,10 @@ def run_publisher(
 ) -> None:
     """The results publisher in this thread, until ``stop`` is set: publishing while it leads
     (the lock's stream is the tracked position's name), standing by otherwise."""
-    with opened_application(settings) as application:
+    with ExitStack() as stack:
+        application = _opened_when_available(settings, stop, stack)
+        if application is None:
+            return
         publisher = ResultsPublisher(application, settings)
         if registry is not None:
             registry.add(publisher.health)
@@ -69,6 +77,23 @@ def run_publisher(
         )
         publisher.fence = leadership.confirm
         leadership.lead(stop, publisher.run)
+
+
+def _opened_when_available(
+    settings: Settings, stop: threading.Event, stack: ExitStack
+) -> MasteryApplication | None:
+    """The worker's event store, entered on ``stack``; a database down at start is waited out
+    like one lost later (SPEC §10). None if ``stop`` came first."""
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            return stack.enter_context(opened_application(settings))
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("event_store_unavailable", error=describe(error))
+            backoff.wait(stop)
+    return None
 
 
 def run_consumers(

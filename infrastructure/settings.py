@@ -16,6 +16,7 @@ import binascii
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -242,6 +243,8 @@ class Settings:
         2.0, seconds(minimum=1, per_second=1000), variable="REDIS_TIMEOUT_MS"
     )
     worker_stall_seconds: float = setting(30.0, seconds(minimum=1))
+    health_dir: Path = setting(Path(tempfile.gettempdir()) / "mastery-health", Path)  # noqa: RUF009
+    heartbeat_max_age_seconds: float = setting(30.0, seconds(minimum=1))
     jwt_secret: str | None = setting(None)
     jwt_public_key: str | None = setting(None)
     master_key: str | None = setting(None, check=check_master_key)

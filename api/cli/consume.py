@@ -41,6 +41,7 @@ def consume(
                 consumer=True,
                 publisher=publish,
                 consumer_processes=workers,
+                heartbeats=True,
             )
 
 

@@ -20,6 +20,7 @@ from api.cli import (
     project,
     projections,
     publish,
+    ready,
     replay,
     retention,
     run,
@@ -84,6 +85,7 @@ app.command("token")(token.token)
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("run")(run.run)
+app.command("ready")(ready.ready)
 app.command("mcp")(mcp.mcp)
 
 # Temporary until the generations group (build, list, promote, ...) lands beside it.

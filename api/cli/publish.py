@@ -19,7 +19,9 @@ def publish(
 ) -> None:
     """Publish mastery.updated and mastery.threshold.reached from the event store's log.
 
-    Resumes from its tracked position; stops cleanly on SIGTERM or Ctrl-C.
+    Resumes from its tracked position; stops cleanly on SIGTERM or Ctrl-C. Any number may
+    run: one leads (a PostgreSQL advisory lock), the others stand by and take over within
+    seconds of its death. Health goes to MASTERY_HEALTH_DIR (`mastery ready`).
     """
     from infrastructure.kafka.workers import run_workers  # noqa: PLC0415 - keep --help fast
 
@@ -28,7 +30,9 @@ def publish(
         settings = command_settings()
         with with_servers(settings, kafka=True) as resolved:
             require_master_key(resolved)
-            run_workers(resolved, stop_on_signals(), consumer=False, publisher=True)
+            run_workers(
+                resolved, stop_on_signals(), consumer=False, publisher=True, heartbeats=True
+            )
 
 
 if __name__ == "__main__":

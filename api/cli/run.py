@@ -8,10 +8,12 @@ import typer
 import uvicorn
 
 from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
+from api.cli.project import lead_projector
 from api.cli.serve import server_options
 from api.http.app import create_app
 from infrastructure.bootstrap import Container
 from infrastructure.kafka.workers import run_workers
+from infrastructure.runtime import heartbeat
 from infrastructure.runtime.logging import configure_logging
 
 log = logging.getLogger("mastery.run")
@@ -33,10 +35,12 @@ def run(
 
 def serve_everything(built: Container, host: str | None, port: int | None) -> None:
     """Run the projector and the Kafka workers in threads and serve the API in this one; a
-    signal stops the server, then the workers finish their batch and stop."""
+    signal stops the server, then the workers finish their batch and stop. The projector and
+    the publisher lead at once unless another process leads their streams (they stand by)."""
     settings = built.settings
+    heartbeat.enable(settings.health_dir)
     stop = threading.Event()
-    workers = [threading.Thread(target=built.projector.run, args=(stop,), name="projector")]
+    workers = [threading.Thread(target=lead_projector, args=(built, stop), name="projector")]
     if settings.kafka_bootstrap_servers:
         workers.append(
             threading.Thread(target=_kafka, args=(built, stop), name="kafka", daemon=True)
@@ -56,6 +60,13 @@ def serve_everything(built: Container, host: str | None, port: int | None) -> No
 
 def _kafka(built: Container, stop: threading.Event) -> None:
     try:
-        run_workers(built.settings, stop, consumer=True, publisher=True, registry=built.workers)
+        run_workers(
+            built.settings,
+            stop,
+            consumer=True,
+            publisher=True,
+            registry=built.workers,
+            heartbeats=True,
+        )
     except Exception:
         log.exception("the Kafka workers stopped")

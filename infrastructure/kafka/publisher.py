@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -73,6 +73,9 @@ class ResultsPublisher:
         self._position: int | None = None
         self._producer: Any = None
         self.health = WorkerHealth("publisher", lag_probe=self.lag)
+        # Called before producing a round and before saving its position; raises if this
+        # process may no longer publish (active-standby: ``infrastructure.runtime.leadership``).
+        self.fence: Callable[[], None] = lambda: None
 
     def position(self) -> int:
         """The last notification id whose messages the broker acknowledged."""
@@ -84,6 +87,8 @@ class ResultsPublisher:
         """Publish until ``stop`` is set; failures are waited out (``Supervisor``), never
         skipped: the round that failed is read and published again."""
         log.info("publisher_started", topic=self.settings.kafka_results_topic)
+        self._states.clear()  # another publisher may have published since a previous run
+        self._position = None
         Supervisor(self.health, recover=self._recover, backoff=Backoff()).run(
             lambda: self._publish_until(stop), stop
         )
@@ -121,10 +126,12 @@ class ResultsPublisher:
         if not notifications:
             return 0
         messages, thresholds = self._messages(notifications)
+        self.fence()
         failed = deliver(producer, self.settings.kafka_results_topic, messages)
         if failed:
             raise TransientKafkaError(f"{len(failed)} of {len(messages)} results not delivered")
         last = notifications[-1].id
+        self.fence()
         try:
             self.tracking.insert_tracking(Tracking(TRACKING_NAME, last))
         except IntegrityError:

@@ -4,6 +4,10 @@ Entry points (``mastery consume``, ``mastery publish``, ``mastery run``) resolve
 (URLs filled in, embedded servers started) and call these with a ``threading.Event`` that their
 signal handlers set. Each worker opens its own event store from the settings, so a thread or
 process never shares a connection pool or an aggregate cache with another.
+
+The publisher runs only while it leads (``infrastructure.runtime.leadership``): any number of
+publishers may run, one publishes and the others stand by. Consumers share the work through
+their consumer group instead.
 """
 
 from __future__ import annotations
@@ -13,18 +17,23 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
+from pathlib import Path
 
 import structlog
 
+from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.ingest.service import IngestService
 from infrastructure.kafka.consumer import IngestWorker
-from infrastructure.kafka.publisher import ResultsPublisher
+from infrastructure.kafka.publisher import TRACKING_NAME, ResultsPublisher
+from infrastructure.runtime import heartbeat
+from infrastructure.runtime.leadership import Leadership
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.runtime.process_pool import parent_gone, start_child
 from infrastructure.runtime.signals import stop_on_signals
-from infrastructure.runtime.supervision import Workers
+from infrastructure.runtime.supervision import Backoff, Workers, describe, is_transient
 from infrastructure.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -40,7 +49,10 @@ def run_consumer(
 ) -> None:
     """One consumer-group member in this thread, until ``stop`` is set; its health goes to
     ``registry`` (the process's supervised workers) if given."""
-    with opened_application(settings) as application:
+    with ExitStack() as stack:
+        application = _opened_when_available(settings, stop, stack)
+        if application is None:
+            return
         ingest = IngestService(application, batch_size=settings.ingest_batch_size)
         worker = IngestWorker(ingest, settings)
         if registry is not None:
@@ -51,12 +63,37 @@ def run_consumer(
 def run_publisher(
     settings: Settings, stop: threading.Event, registry: Workers | None = None
 ) -> None:
-    """The results publisher in this thread, until ``stop`` is set."""
-    with opened_application(settings) as application:
+    """The results publisher in this thread, until ``stop`` is set: publishing while it leads
+    (the lock's stream is the tracked position's name), standing by otherwise."""
+    with ExitStack() as stack:
+        application = _opened_when_available(settings, stop, stack)
+        if application is None:
+            return
         publisher = ResultsPublisher(application, settings)
         if registry is not None:
             registry.add(publisher.health)
-        publisher.run(stop)
+        leadership = Leadership(
+            settings.require_database_url(), "publisher", TRACKING_NAME, publisher.health
+        )
+        publisher.fence = leadership.confirm
+        leadership.lead(stop, publisher.run)
+
+
+def _opened_when_available(
+    settings: Settings, stop: threading.Event, stack: ExitStack
+) -> MasteryApplication | None:
+    """The worker's event store, entered on ``stack``; a database down at start is waited out
+    like one lost later (SPEC §10). None if ``stop`` came first."""
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            return stack.enter_context(opened_application(settings))
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("event_store_unavailable", error=describe(error))
+            backoff.wait(stop)
+    return None
 
 
 def run_consumers(
@@ -69,7 +106,7 @@ def run_consumers(
     and ``processes - 1`` spawned children, which stop with it (SIGTERM, or its death)."""
     count = processes or settings.kafka_consumer_workers
     children = [
-        start_child(partial(_child_consumer, settings), name=f"consumer-{i}")
+        start_child(partial(_child_consumer, settings, heartbeat.directory()), name=f"consumer-{i}")
         for i in range(1, count)
     ]
     try:
@@ -93,13 +130,18 @@ def run_workers(
     publisher: bool = True,
     consumer_processes: int | None = None,
     registry: Workers | None = None,
+    heartbeats: bool = False,
 ) -> None:
     """The consumer(s) and the publisher side by side, until ``stop`` is set; the health of
-    those in this process goes to ``registry`` if given (readiness of ``mastery run``).
+    those in this process goes to ``registry`` if given (readiness of ``mastery run``), and
+    with ``heartbeats`` every worker's, child processes' included, to its heartbeat file under
+    ``MASTERY_HEALTH_DIR`` (``mastery ready``).
 
     The workers are supervised and leave only on ``stop``; should one still fail, the others
     are stopped and the failure is raised.
     """
+    if heartbeats:
+        heartbeat.enable(settings.health_dir)
     failures: list[BaseException] = []
 
     def guarded(worker: Worker) -> Callable[[], None]:
@@ -129,8 +171,10 @@ def run_workers(
         raise failures[0]
 
 
-def _child_consumer(settings: Settings) -> None:
+def _child_consumer(settings: Settings, heartbeats: Path | None) -> None:
     configure_logging()
+    if heartbeats is not None:
+        heartbeat.enable(heartbeats)
     stop = stop_on_signals(interrupt=False)  # the parent relays Ctrl-C as SIGTERM
 
     def watch_parent() -> None:

@@ -64,6 +64,9 @@ class Projector:
         )
         self.health = WorkerHealth("projector", lag_probe=self.lag)
         self.registry = registry  # where ``run`` reports the running projector (readiness)
+        # Called before each write; raises if this process may no longer write (active-standby:
+        # ``infrastructure.runtime.leadership``).
+        self.fence: Callable[[], None] = lambda: None
         channel = application.recorder.events_table_name  # type: ignore[attr-defined]
         self._listener = listener or (lambda: NotifyListener(database_url, channel))
 
@@ -76,7 +79,9 @@ class Projector:
         """Project everything recorded so far; returns the position reached."""
         position, head = self.position(), self.application.head()
         if head - position > self.bulk_threshold:
+            self.fence()
             self.rebuilder.bulk(self.histories.touched(position, head), head, on_progress)
+            self.fence()
             self.view.insert_tracking(Tracking(PROJECTION_NAME, head))
             self._forget()
         while self.process_next_batch():
@@ -98,6 +103,7 @@ class Projector:
         histories = self._histories_for({e.originator_id for _, e in events}, notifications[0].id)
         events = _with_history(events, histories)
         updates = self.projection.process(histories, events)
+        self.fence()
         self.view.apply(updates, Tracking(PROJECTION_NAME, notifications[-1].id))
         self.cache.remember(histories, notifications[-1].id)
         return len(notifications)

@@ -8,7 +8,10 @@ capped, jittered exponential backoff and runs the loop again. Only ``stop`` ends
 Each worker keeps a ``WorkerHealth``: its state (running, backing off with the last error,
 stopped), when it last made progress (finished a batch, or looked and found nothing to do),
 when it last finished a batch, and its position and lag where it has them. Workers running in
-a process are listed in that process's ``Workers`` registry, which readiness reads.
+a process are listed in that process's ``Workers`` registry, which readiness reads. A worker that
+runs only while it leads (``infrastructure.runtime.leadership``) is ``standby`` meanwhile: alive
+and ready. Where the process's entry point enabled them, every report is also written to the
+worker's heartbeat file (``infrastructure.runtime.heartbeat``), which ``mastery ready`` reads.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import psycopg
 import psycopg_pool
 import redis
 from eventsourcing.persistence import InterfaceError, OperationalError
+
+from infrastructure.runtime import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +86,7 @@ class WorkerState(enum.StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     BACKING_OFF = "backing off"
+    STANDBY = "standby"  # alive, waiting to lead
     STOPPED = "stopped"
 
 
@@ -94,6 +100,8 @@ class HealthSnapshot:
     last_batch_age: float | None  # seconds since it last finished a batch of work
     position: int | None
     lag: int | None
+    leadership: str | None = None  # "leader" or "standby" for a worker that must run once
+    term: int | None = None
 
 
 class WorkerHealth:
@@ -111,6 +119,11 @@ class WorkerHealth:
         self._last_batch: float | None = None
         self._position: int | None = None
         self._lag: int | None = None
+        self._leadership: str | None = None
+        self._term: int | None = None
+        self._since = time.time()  # wall clock: when the state or the leadership last changed
+        self._progress_at: float | None = None  # wall clock of the last progress
+        self._heartbeat = heartbeat.for_worker(name)
 
     def progressed(
         self, *, batch: bool = False, position: int | None = None, lag: int | None = None
@@ -118,8 +131,9 @@ class WorkerHealth:
         """The worker did its job: finished a batch (``batch``), or found nothing to do."""
         now = time.monotonic()
         with self._lock:
-            self._state = WorkerState.RUNNING
+            changed = self._enter(WorkerState.RUNNING)
             self._progresses += 1
+            self._progress_at = time.time()
             self._last_progress = now
             if batch:
                 self._last_batch = now
@@ -127,6 +141,7 @@ class WorkerHealth:
                 self._position = position
             if lag is not None:
                 self._lag = lag
+        self._beat(changed)
 
     def set_lag(self, lag: int | None) -> None:
         """The work waiting, as last measured by the worker itself."""
@@ -135,20 +150,70 @@ class WorkerHealth:
 
     def backing_off(self, error: BaseException) -> None:
         with self._lock:
-            self._state = WorkerState.BACKING_OFF
+            self._enter(WorkerState.BACKING_OFF)
             self._last_error = describe(error)
             self._failures += 1
+        self._beat(True)
 
     def running(self) -> None:
         """Started (or started again): the stall clock starts now if it never did."""
         with self._lock:
-            self._state = WorkerState.RUNNING
+            changed = self._enter(WorkerState.RUNNING)
             if self._last_progress is None:
                 self._last_progress = time.monotonic()
+        self._beat(changed)
 
     def stopped(self) -> None:
         with self._lock:
-            self._state = WorkerState.STOPPED
+            changed = self._enter(WorkerState.STOPPED)
+        self._beat(changed)
+
+    def standby(self) -> None:
+        """Alive and waiting for the leadership another process holds (renews the beat)."""
+        with self._lock:
+            changed = self._lead(None) | self._enter(WorkerState.STANDBY)
+            self._leadership = "standby"
+        self._beat(changed)
+
+    def leading(self, term: int) -> None:
+        """This worker leads from now on, in ``term``; it runs next."""
+        with self._lock:
+            self._lead(term)
+            self._leadership = "leader"
+        self._beat(True)
+
+    def _enter(self, state: WorkerState) -> bool:
+        if state is self._state:
+            return False
+        self._state = state
+        if self._leadership is None and state is not WorkerState.BACKING_OFF:
+            self._since = time.time()  # a leader's (standby's) since is its term's start
+        return True
+
+    def _lead(self, term: int | None) -> bool:
+        changed = term != self._term or self._leadership is None
+        if changed:
+            self._term = term
+            self._since = time.time()
+        return changed
+
+    def _beat(self, force: bool) -> None:
+        if self._heartbeat is None:
+            return
+        with self._lock:
+            content = {
+                "name": self.name,
+                "state": self._state.value,
+                "leadership": self._leadership,
+                "term": self._term,
+                "since": self._since,
+                "last_progress_at": self._progress_at,
+                "last_error": self._last_error,
+                "failures": self._failures,
+                "position": self._position,
+                "lag": self._lag,
+            }
+        self._heartbeat.write(content, force=force)
 
     @property
     def progresses(self) -> int:
@@ -168,6 +233,8 @@ class WorkerHealth:
                 last_batch_age=None if batch is None else now - batch,
                 position=self._position,
                 lag=self._lag,
+                leadership=self._leadership,
+                term=self._term,
             )
 
 
@@ -177,10 +244,10 @@ def check(health: WorkerHealth, stall_seconds: float) -> str:
     snapshot = health.snapshot()
     if snapshot.state is WorkerState.BACKING_OFF:
         return f"backing off: {snapshot.last_error}"
-    if snapshot.state is not WorkerState.RUNNING:
+    if snapshot.state not in (WorkerState.RUNNING, WorkerState.STANDBY):
         return snapshot.state.value
     idle = snapshot.last_progress_age or 0.0
-    if idle <= stall_seconds:
+    if idle <= stall_seconds or snapshot.state is WorkerState.STANDBY:  # ready to take over
         return "ok"
     try:
         waiting = health.lag_probe() if health.lag_probe is not None else snapshot.lag

@@ -206,16 +206,18 @@ def setting(
     variable: str | None = None,
     check: Callable[[Any], object] | None = None,
     verbatim: bool = False,
+    secret: bool = False,
 ) -> Any:
-    """A ``Settings`` field and its variable; ``verbatim`` keeps surrounding blanks."""
+    """A ``Settings`` field and its variable; ``verbatim`` keeps surrounding blanks; a
+    ``secret`` is left out of the settings' repr, so logging or printing them leaks nothing."""
     declaration = Declaration(variable, parse, check, verbatim)
-    return field(default=default, metadata={_DECLARATION: declaration})
+    return field(default=default, repr=not secret, metadata={_DECLARATION: declaration})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str | None = setting(None, check=database_parts)
-    redis_url: str | None = setting(None)
+    database_url: str | None = setting(None, check=database_parts, secret=True)
+    redis_url: str | None = setting(None, secret=True)
     kafka_bootstrap_servers: str | None = setting(None)
     kafka_config: KafkaProperties = setting(KafkaProperties(), kafka_properties)  # noqa: RUF009
     kafka_requests_topic: str = setting("mastery.requests")
@@ -245,10 +247,12 @@ class Settings:
     worker_stall_seconds: float = setting(30.0, seconds(minimum=1))
     health_dir: Path = setting(Path(tempfile.gettempdir()) / "mastery-health", Path)  # noqa: RUF009
     heartbeat_max_age_seconds: float = setting(30.0, seconds(minimum=1))
-    jwt_secret: str | None = setting(None)
+    jwt_secret: str | None = setting(None, secret=True)
     jwt_public_key: str | None = setting(None)
-    master_key: str | None = setting(None, check=check_master_key)
-    previous_master_keys: tuple[str, ...] = setting((), comma_list, check=check_master_keys)
+    master_key: str | None = setting(None, check=check_master_key, secret=True)
+    previous_master_keys: tuple[str, ...] = setting(
+        (), comma_list, check=check_master_keys, secret=True
+    )
     jwt_issuer: str | None = setting(None)
     jwt_audience: str | None = setting(None)
     jwt_leeway_seconds: int = setting(30, whole())
@@ -258,7 +262,7 @@ class Settings:
     http_workers: int = setting(2, whole(minimum=1))
     cors_origins: tuple[str, ...] = setting((), comma_list, check=check_origins)
     log_level: str = setting("INFO", str.upper)
-    mcp_token: str | None = setting(None)
+    mcp_token: str | None = setting(None, secret=True)
     # The xAPI mapping file (docs/xapi.md); None: the built-in default.
     xapi_mapping: Path | None = setting(None, Path)  # noqa: RUF009 - setting() is a field()
 

@@ -180,3 +180,29 @@ def test_the_readme_table_states_each_default_and_minimum() -> None:
     assert rows["HTTP_PORT"].startswith(f"`{defaults.http_port}`")
     assert rows["REDIS_TIMEOUT_MS"].startswith(f"`{int(defaults.redis_timeout_seconds * 1000)}`")
     assert rows["KAFKA_GROUP_ID"].startswith(f"`{defaults.kafka_group_id}`")
+
+
+def test_the_settings_repr_leaves_out_passwords_keys_and_tokens() -> None:
+    settings = Settings.from_env(
+        {
+            "MASTERY_DATABASE_URL": "postgresql://app:pg-password@db:5432/mastery",
+            "MASTERY_REDIS_URL": "redis://:redis-password@cache:6379/0",
+            "MASTERY_JWT_SECRET": "jwt-secret-value",
+            "MASTERY_MASTER_KEY": KEY,
+            "MASTERY_PREVIOUS_MASTER_KEYS": OTHER_KEY,
+            "MASTERY_MCP_TOKEN": "mcp-token-value",
+            "MASTERY_KAFKA_CONFIG": '{"sasl.password": "kafka-password"}',
+        }
+    )
+    shown = repr(settings)
+    for secret in (
+        "pg-password",
+        "redis-password",
+        "jwt-secret-value",
+        KEY,
+        OTHER_KEY,
+        "mcp-token-value",
+        "kafka-password",
+    ):
+        assert secret not in shown
+    assert "http_port=8000" in shown  # the rest is still there to read

@@ -13,6 +13,7 @@ from api.cli import (
     consume,
     demo,
     erase,
+    generations,
     keys,
     migrate,
     project,
@@ -71,6 +72,7 @@ app.command("replay")(replay.replay)
 app.command("demo")(demo.demo)
 app.command("project")(project.project)
 app.add_typer(projections.app, name="projections")
+app.add_typer(generations.app, name="generations")
 app.command("erase")(erase.erase)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

@@ -9,8 +9,9 @@ the ids and the role's rights have been checked.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import anyio.to_thread
@@ -24,15 +25,17 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from api.http import classes, events, ops, students
+from api.http.generations import GenerationPicker
 from api.http.guard import problem_for
 from api.http.metrics import Metrics
 from api.http.middleware import RequestContextMiddleware
 from api.http.openapi import openapi_document
 from api.http.problems import ProblemError, problem_response
-from api.http.services import Services
+from api.http.services import ResponseCache, Services
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build
 from infrastructure.compliance.access_log import AccessLog
+from infrastructure.generations.registry import Generation
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
@@ -78,6 +81,10 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
                 metrics=metrics,
                 fast_current=fast_current,
             )
+            root = app.state.services
+            root.generations = GenerationPicker(
+                fast_current, built.generations, _generation_services(root, built)
+            )
             yield
 
     app = Starlette(
@@ -102,6 +109,35 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     return app
+
+
+def _generation_services(root: Services, built: Container) -> Callable[[Generation], Services]:
+    """Each generation's Services: its view, its queries, its response cache (documents of
+    two generations may share a position), kept by prefix and formula; ``main`` is ``root``."""
+    made: dict[tuple[str, str], Services] = {}
+
+    def services_for(generation: Generation) -> Services:
+        identity = (generation.prefix, generation.formula)
+        if identity == (root.view.keys.prefix, root.formula):
+            return root
+        if identity not in made:
+            view = built.view_of(generation)
+            # The seam for the formulas' branch: StudentQueries(..., formula=) replays under
+            # the generation's formula where the read models cannot answer.
+            queries = StudentQueries(
+                view, built.application, snapshot_ttl_days=built.settings.snapshot_ttl_days
+            )
+            made[identity] = replace(
+                root,
+                view=view,
+                queries=queries,
+                responses=ResponseCache(),
+                generation=generation.name,
+                formula=generation.formula,
+            )
+        return made[identity]
+
+    return services_for
 
 
 def _calm_garbage_collector() -> None:

@@ -6,11 +6,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import redis
 from starlette.requests import Request
 
 from api.http.metrics import Metrics
+from domain.mastery.formulas import DEFAULT_FORMULA
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.compliance.access_log import AccessLog
 from infrastructure.event_store.application import MasteryApplication
@@ -21,6 +23,7 @@ from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
 from projections.queries import StudentQueries
+from projections.view import StudentKey
 
 
 class ResponseCache:
@@ -63,6 +66,23 @@ class Services:
     metrics: Metrics
     responses: ResponseCache = field(default_factory=ResponseCache)
     fast_current: AsyncCurrentReader | None = None
+    generation: str = "main"  # the generation ``view`` and ``queries`` read (SPEC §4b)
+    formula: str = DEFAULT_FORMULA.name
+    generations: Picker | None = None  # which generation a request reads (api.http.generations)
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """The generation a request reads, and the student's current document in it when it was
+    read with the live pointer (``current_read``)."""
+
+    services: Services
+    current: dict[str, Any] | None = None
+    current_read: bool = False
+
+
+class Picker(Protocol):
+    async def pick(self, key: StudentKey | None, wanted: str | None) -> Picked: ...
 
 
 def services_of(request: Request) -> Services:

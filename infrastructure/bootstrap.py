@@ -28,6 +28,7 @@ from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
+from projections.queries import StudentQueries
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,15 @@ class Container:
                 self.redis, Keys(generation.prefix), self.settings.snapshot_ttl_days
             )
         return self._views[generation.prefix]
+
+    def queries_of(self, generation: Generation) -> StudentQueries:
+        """What the API reads, over one generation. The seam for the formulas' branch:
+        ``StudentQueries(..., formula=generation.formula_policy())`` replays under it."""
+        return StudentQueries(
+            self.view_of(generation),
+            self.application,
+            snapshot_ttl_days=self.settings.snapshot_ttl_days,
+        )
 
     def generation_views(self) -> dict[str, RedisMasteryView]:
         """Every generation's view by name, as the registry says now (erasure seals all)."""

@@ -14,6 +14,7 @@ from api.cli import (
     demo,
     erase,
     generations,
+    generations_compare,
     keys,
     migrate,
     project,
@@ -72,6 +73,7 @@ app.command("replay")(replay.replay)
 app.command("demo")(demo.demo)
 app.command("project")(project.project)
 app.add_typer(projections.app, name="projections")
+generations.app.command("compare")(generations_compare.compare)
 app.add_typer(generations.app, name="generations")
 app.command("erase")(erase.erase)
 app.add_typer(keys.app, name="keys")

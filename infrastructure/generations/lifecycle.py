@@ -26,6 +26,7 @@ from infrastructure.generations.registry import (
     Generation,
     GenerationError,
     GenerationRegistry,
+    glob_escaped,
 )
 from infrastructure.projection.runner import Projector
 from infrastructure.redis_views.keys import Keys
@@ -108,7 +109,7 @@ def copy_tombstones(registry: GenerationRegistry, target: Generation, view: Mast
 
 
 def erased_students(client: redis.Redis, keys: Keys) -> Iterator[StudentKey]:
-    pattern = f"{_glob_escaped(keys.prefix)}erased:{{*}}:student"
+    pattern = f"{glob_escaped(keys.prefix)}erased:{{*}}:student"
     for raw in client.scan_iter(match=pattern, count=UNLINK_BATCH):
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         tag = name[len(keys.prefix) :].removeprefix("erased:{").removesuffix("}:student")
@@ -165,7 +166,7 @@ def delete_keys(client: redis.Redis, prefix: str) -> int:
         raise GenerationError("refusing to delete every key of the database")
     deleted = 0
     batch: list[bytes] = []
-    for name in client.scan_iter(match=f"{_glob_escaped(prefix)}*", count=UNLINK_BATCH):
+    for name in client.scan_iter(match=f"{glob_escaped(prefix)}*", count=UNLINK_BATCH):
         batch.append(name)
         if len(batch) >= UNLINK_BATCH:
             deleted += int(client.unlink(*batch))
@@ -173,10 +174,6 @@ def delete_keys(client: redis.Redis, prefix: str) -> int:
     if batch:
         deleted += int(client.unlink(*batch))
     return deleted
-
-
-def _glob_escaped(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 __all__ = ["GenerationError", "GenerationState", "build", "drop", "promote", "states"]

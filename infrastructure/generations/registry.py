@@ -143,6 +143,11 @@ class GenerationRegistry:
         self.client.hdel(self.hash_key, name)
 
 
+def glob_escaped(text: str) -> str:
+    """``text`` matched literally in a SCAN pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

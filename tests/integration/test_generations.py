@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from domain.mastery.formulas import DEFAULT_FORMULA
 from infrastructure.bootstrap import Container, build
 from infrastructure.event_store.keys import MasterKey
 from infrastructure.generations import lifecycle
+from infrastructure.generations.compare import compare
 from infrastructure.generations.registry import MAIN, Generation, GenerationError
 from infrastructure.redis_views.keys import Keys
 from infrastructure.settings import Settings
@@ -140,3 +142,19 @@ def test_erasure_reaches_every_generation_and_later_builds(built: Container) -> 
     finally:
         rebuilder.close()
     assert built.view_of(third).current(gone) is None
+
+
+def test_compare_same_formula_changes_nothing_and_counts_everyone(built: Container) -> None:
+    built.ingest.ingest(list(cohort_events(SHAPE)))
+    built.projector.catch_up()
+    second = lifecycle.build(built.generations, "second", DEFAULT_FORMULA, built.projector_of)
+    document = compare(
+        built.redis, built.generations.main(), second, built.queries_of, date.today()
+    ).to_document()
+    assert document["students"] == SHAPE.students
+    off_diagonal = [n for a, row in document["levels"].items() for b, n in row.items() if a != b]
+    assert sum(off_diagonal) == 0
+    assert document["score_delta"]["count"] == SHAPE.students
+    assert document["score_delta"]["max_abs"] == 0.0
+    assert document["at_risk"]["became_at_risk"] == document["at_risk"]["no_longer_at_risk"] == 0
+    assert len(document["largest_changes"]) == 20

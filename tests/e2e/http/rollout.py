@@ -1,0 +1,132 @@
+"""A rollout under load (SPEC §4b), for tests/e2e/http/test_generations.py: readers hammering
+``GET /v1/students/{id}/mastery`` from an async client, a writer ingesting events, and the
+generation commands run meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from infrastructure.bootstrap import Container
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    started: float
+    ended: float
+    student: str
+    status: int
+    body: dict[str, Any] | None
+
+
+@dataclass
+class Load:
+    """``concurrency`` readers on an event loop of their own, until ``stop``."""
+
+    base_url: str
+    token: str
+    students: list[str]
+    concurrency: int = 24
+    answers: list[Answer] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        assert self._thread is not None
+        self._thread.join(60)
+
+    def seen(self, generation: str, after: float = 0.0) -> int:
+        return sum(
+            1
+            for a in list(self.answers)
+            if a.started > after and a.body and a.body.get("generation") == generation
+        )
+
+    async def _run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        limits = httpx.Limits(max_connections=self.concurrency)
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, limits=limits, timeout=30
+        ) as client:
+            await asyncio.gather(*(self._reader(client, n) for n in range(self.concurrency)))
+
+    async def _reader(self, client: httpx.AsyncClient, number: int) -> None:
+        chooser = random.Random(number)
+        while not self.stop.is_set():
+            student = chooser.choice(self.students)
+            started = time.monotonic()
+            try:
+                response = await client.get(f"/v1/students/{student}/mastery")
+                status, body = response.status_code, response.json()
+            except httpx.HTTPError as exc:  # a failed request is an answer too: status 0
+                status, body = 0, {"error": repr(exc)}
+            self.answers.append(Answer(started, time.monotonic(), student, status, body))
+
+
+@dataclass
+class Writer:
+    """Events for the students, one small batch every few milliseconds, until ``stop``."""
+
+    container: Container
+    tenant: str
+    students: list[str]
+    stop: threading.Event = field(default_factory=threading.Event)
+    written: int = 0
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        assert self._thread is not None
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        counter = itertools.count()
+        while not self.stop.is_set():
+            batch = [quiz_event(self.tenant, s, next(counter), "w") for s in self.students[:5]]
+            self.container.ingest.ingest(batch)
+            self.written += len(batch)
+            self.stop.wait(0.005)
+
+
+def quiz_event(tenant: str, student: str, n: int, tag: str) -> dict[str, Any]:
+    moment = datetime.now(UTC) - timedelta(days=n % 9, hours=1)
+    return {
+        "event_id": f"{tag}-{student}-{n}",
+        "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tenant_id": tenant,
+        "student_id": student,
+        "class_id": "c1",
+        "component": "quiz" if n % 3 else "completion",
+        "topic": f"topic-{n % 4}",
+        "data": (
+            {"total_questions": 10, "correct_answers": (n * 7) % 11}
+            if n % 3
+            else {"total_exercises": 10, "completed_exercises": (n * 3) % 11}
+        ),
+    }
+
+
+def until(condition: Callable[[], bool], seconds: float = 60.0, what: str = "") -> None:
+    """Poll ``condition`` until it holds, failing after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not reached in {seconds} s: {what}"
+        time.sleep(0.02)

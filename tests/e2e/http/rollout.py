@@ -5,11 +5,15 @@ generation commands run meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +21,8 @@ from typing import Any
 import httpx
 
 from infrastructure.bootstrap import Container
+from infrastructure.settings import Settings
+from tests.e2e.http.support import free_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,42 @@ class Writer:
             self.container.ingest.ingest(batch)
             self.written += len(batch)
             self.stop.wait(0.005)
+
+
+@contextlib.contextmanager
+def api_process(settings: Settings) -> Iterator[str]:
+    """The API served by a uvicorn process of its own (its own GIL: the readers are not slowed
+    by the writer, projector and build threads of the test process); yields its base URL."""
+    port = free_port()
+    variables = {
+        "MASTERY_DATABASE_URL": settings.database_url,
+        "MASTERY_REDIS_URL": settings.redis_url,
+        "MASTERY_REDIS_PREFIX": settings.redis_prefix,
+        "MASTERY_JWT_SECRET": settings.jwt_secret,
+        "MASTERY_MASTER_KEY": settings.master_key,
+        "MASTERY_LOG_LEVEL": "warning",
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "api.http.app:app_from_env"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--ws", "none"]
+    env = {**os.environ, **{k: v for k, v in variables.items() if v is not None}}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base_url = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        assert process.poll() is None, "the API process exited"
+        try:
+            return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        until(answering, 60, "the API process answers")
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def quiz_event(tenant: str, student: str, n: int, tag: str) -> dict[str, Any]:

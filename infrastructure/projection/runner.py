@@ -65,6 +65,7 @@ class Projector:
         # Other generations' projectors (SPEC §4b), stepped in this one's loop: one process
         # follows every generation, each from its own tracked position.
         self.companions = companions or (lambda: ())
+        self._followed: list[Projector] = []  # the companions of the latest step
         self.cache = HistoryCache(cache_size)
         self.rebuilder = Rebuilder(
             application, view, self.histories, chunk=bulk_chunk, workers=workers, settings=settings
@@ -121,12 +122,14 @@ class Projector:
         if self.registry is not None:
             self.registry.add(self.health)
         with gc_pacing.Paced() as paced:
-            Supervisor(self.health, recover=self.cache.distrust).run(
+            Supervisor(self.health, recover=self._distrust).run(
                 lambda: self._follow(stop, idle_wait, paced.tick), stop
             )
 
     def _follow(self, stop: threading.Event, idle_wait: float, tick: Callable[[], None]) -> None:
         self.catch_up(lambda _: self.health.progressed(batch=True))
+        for companion in self._companions():
+            companion.catch_up(lambda _: self.health.progressed(batch=True))
         with self._listener() as listener:
             while not stop.is_set():
                 if self.process_next_batch() + self._step_companions():
@@ -138,7 +141,17 @@ class Projector:
 
     def _step_companions(self) -> int:
         """One batch of each other generation's; how many notifications they took."""
-        return sum(companion.process_next_batch() for companion in self.companions())
+        return sum(companion.process_next_batch() for companion in self._companions())
+
+    def _companions(self) -> Sequence[Projector]:
+        self._followed = list(self.companions())
+        return self._followed
+
+    def _distrust(self) -> None:
+        """After a failure: no history cache, this one's or a companion's, is trusted."""
+        self.cache.distrust()
+        for companion in self._followed:
+            companion.cache.distrust()
 
     def lag(self) -> int:
         """Notifications recorded but not yet projected."""

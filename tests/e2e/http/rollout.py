@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import multiprocessing
 import os
+import queue
 import random
 import subprocess
 import sys
@@ -36,51 +38,79 @@ class Answer:
 
 @dataclass
 class Load:
-    """``concurrency`` readers on an event loop of their own, until ``stop``."""
+    """``concurrency`` readers on an event loop in a process of their own (the test process
+    is busy writing, projecting and building), until ``finish``."""
 
     base_url: str
     token: str
     students: list[str]
     concurrency: int = 24
     answers: list[Answer] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _process: Any = None
+    _queue: Any = None
+    _stop: Any = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self._thread.start()
+        context = multiprocessing.get_context("spawn")
+        self._queue, self._stop = context.Queue(), context.Event()
+        arguments = (self.base_url, self.token, self.students, self.concurrency)
+        self._process = context.Process(
+            target=_read_until_stopped, args=(*arguments, self._stop, self._queue), daemon=True
+        )
+        self._process.start()
 
     def finish(self) -> None:
-        self.stop.set()
-        assert self._thread is not None
-        self._thread.join(60)
+        self._stop.set()
+        deadline = time.monotonic() + 60
+        while self._process.is_alive() and time.monotonic() < deadline:
+            self._drain()  # a child blocked on a full queue would never exit
+            self._process.join(0.05)
+        self._drain()
 
     def seen(self, generation: str, after: float = 0.0) -> int:
+        self._drain()
         return sum(
             1
-            for a in list(self.answers)
+            for a in self.answers
             if a.started > after and a.body and a.body.get("generation") == generation
         )
 
-    async def _run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        limits = httpx.Limits(max_connections=self.concurrency)
-        async with httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, limits=limits, timeout=30
-        ) as client:
-            await asyncio.gather(*(self._reader(client, n) for n in range(self.concurrency)))
-
-    async def _reader(self, client: httpx.AsyncClient, number: int) -> None:
-        chooser = random.Random(number)
-        while not self.stop.is_set():
-            student = chooser.choice(self.students)
-            started = time.monotonic()
+    def _drain(self) -> None:
+        while True:
             try:
-                response = await client.get(f"/v1/students/{student}/mastery")
-                status, body = response.status_code, response.json()
-            except httpx.HTTPError as exc:  # a failed request is an answer too: status 0
-                status, body = 0, {"error": repr(exc)}
-            self.answers.append(Answer(started, time.monotonic(), student, status, body))
+                self.answers.append(Answer(*self._queue.get_nowait()))
+            except queue.Empty:
+                return
+
+
+def _read_until_stopped(
+    base_url: str, token: str, students: list[str], concurrency: int, stop: Any, out: Any
+) -> None:
+    asyncio.run(_readers(base_url, token, students, concurrency, stop, out))
+
+
+async def _readers(
+    base_url: str, token: str, students: list[str], concurrency: int, stop: Any, out: Any
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=30
+    ) as client:
+
+        async def reader(number: int) -> None:
+            chooser = random.Random(number)
+            while not stop.is_set():
+                student = chooser.choice(students)
+                started = time.monotonic()  # CLOCK_MONOTONIC: comparable across processes
+                try:
+                    response = await client.get(f"/v1/students/{student}/mastery")
+                    status, body = response.status_code, response.json()
+                except httpx.HTTPError as exc:  # a failed request is an answer too: status 0
+                    status, body = 0, {"error": repr(exc)}
+                out.put((started, time.monotonic(), student, status, body))
+
+        await asyncio.gather(*(reader(n) for n in range(concurrency)))
 
 
 @dataclass

@@ -157,7 +157,7 @@ def rollout(
         writer.finish()
         load.finish()
 
-    answers = list(load.answers)
+    answers = sorted(load.answers, key=lambda a: a.started)
     failed = [a for a in answers if a.status != 200]
     assert not failed, f"{len(failed)} failed of {len(answers)}: {failed[:3]}"
     formulas = {MAIN: DEFAULT_FORMULA.name, "candidate": formula}

@@ -80,6 +80,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
                 access_log=access_log,
                 metrics=metrics,
                 fast_current=fast_current,
+                generation_views=built.generation_views,
             )
             root = app.state.services
             root.generations = GenerationPicker(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
 from projections.queries import StudentQueries
-from projections.view import StudentKey
+from projections.view import MasteryView, StudentKey
 
 
 class ResponseCache:
@@ -69,6 +69,8 @@ class Services:
     generation: str = "main"  # the generation ``view`` and ``queries`` read (SPEC §4b)
     formula: str = DEFAULT_FORMULA.name
     generations: Picker | None = None  # which generation a request reads (api.http.generations)
+    # Every generation's read models by name, as the registry says now (erasure seals all).
+    generation_views: Callable[[], Mapping[str, MasteryView]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,6 +214,7 @@ def erase(services: Services, key: StudentKey, _: NoQuery) -> ErasureOut:
         key.student_id,
         requested_by="api",
         reason="erasure request",
+        generations=services.generation_views,
     )
     return ErasureOut(
         tenant_id=key.tenant_id,

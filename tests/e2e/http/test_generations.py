@@ -85,6 +85,23 @@ def test_an_admin_reads_any_generation_and_others_may_not(
     assert teacher.get("/v1/students/s1/mastery").json()["generation"] == MAIN
 
 
+def test_an_erasure_through_the_api_reaches_every_generation(
+    api: Api, tenant: str, clean_generations: Container
+) -> None:
+    container = clean_generations
+    seeded(container, tenant, ["gone", "kept"], 4)
+    other = lifecycle.build(container.generations, "other", DEFAULT_FORMULA, container.projector_of)
+    admin = api.as_("admin", "root", tenant)
+    assert admin.delete("/v1/students/gone").status_code == 200
+
+    view = container.view_of(other)
+    assert view.is_erased(StudentKey(tenant, "gone"))
+    assert view.current(StudentKey(tenant, "gone")) is None
+    assert [s for s, _ in view.tenant_roster(tenant).members] == ["kept"]
+    erased = admin.get("/v1/students/gone/mastery", params={"generation": "other"})
+    assert erased.status_code == 410
+
+
 def test_the_openapi_document_describes_the_generation_parameter(api: Api) -> None:
     document = api.client.get("/openapi.json").json()
     operation = document["paths"]["/v1/students/{id}/mastery"]["get"]

@@ -11,20 +11,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis
 
+from domain.mastery.formulas import formula_named
 from infrastructure.embedded.servers import EmbeddedServers
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.lifecycle import close_application
+from infrastructure.generations.followers import Followers
+from infrastructure.generations.registry import Generation, GenerationRegistry
 from infrastructure.ingest.service import IngestService
 from infrastructure.migrate import upgrade
 from infrastructure.projection.runner import Projector
 from infrastructure.redis_views.connect import mastery_view, redis_client
+from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
+from projections.queries import StudentQueries
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,8 @@ class Container:
     _redis: redis.Redis | None = field(default=None, repr=False)
     _view: RedisMasteryView | None = field(default=None, repr=False)
     _projector: Projector | None = field(default=None, repr=False)
+    _followers: Followers | None = field(default=None, repr=False)
+    _views: dict[str, RedisMasteryView] = field(default_factory=dict, repr=False)
 
     @property
     def redis(self) -> redis.Redis:
@@ -54,7 +61,11 @@ class Container:
 
     @property
     def projector(self) -> Projector:
+        """The main generation's projector; it also follows every other ready generation."""
         if self._projector is None:
+            self._followers = Followers(
+                self.generations, self.projector_of, self.settings.redis_prefix
+            )
             self._projector = Projector(
                 self.application,
                 self.view,
@@ -63,10 +74,56 @@ class Container:
                 settings=self.settings,
                 workers=self.settings.projection_workers,
                 registry=self.workers,
+                companions=self._followers,
             )
         return self._projector
 
+    # --- generations (SPEC §4b) ------------------------------------------------------------
+
+    @property
+    def generations(self) -> GenerationRegistry:
+        return GenerationRegistry(self.redis, self.settings.redis_prefix)
+
+    def view_of(self, generation: Generation) -> RedisMasteryView:
+        """The read models of one generation (kept per prefix)."""
+        if generation.prefix == self.settings.redis_prefix:
+            return self.view
+        if generation.prefix not in self._views:
+            self._views[generation.prefix] = RedisMasteryView(
+                self.redis, Keys(generation.prefix), self.settings.snapshot_ttl_days
+            )
+        return self._views[generation.prefix]
+
+    def queries_of(self, generation: Generation) -> StudentQueries:
+        """What the API reads, over one generation: replays use the generation's formula."""
+        return StudentQueries(
+            self.view_of(generation),
+            self.application,
+            snapshot_ttl_days=self.settings.snapshot_ttl_days,
+            formula=formula_named(generation.formula),
+        )
+
+    def generation_views(self) -> dict[str, RedisMasteryView]:
+        """Every generation's view by name, as the registry says now (erasure seals all)."""
+        return {g.name: self.view_of(g) for g in self.generations.all()}
+
+    def projector_of(self, generation: Generation) -> Projector:
+        """A projector of its own for one generation: its formula, its prefix (worker
+        processes of a bulk pass get it through the settings), its tracked position."""
+        settings = replace(self.settings, redis_prefix=generation.prefix)
+        return Projector(
+            self.application,
+            self.view_of(generation),
+            settings.require_database_url(),
+            batch_size=settings.projection_batch_size,
+            settings=settings,
+            workers=settings.projection_workers,
+            formula=generation.formula_policy(),
+        )
+
     def close(self) -> None:
+        if self._followers is not None:
+            self._followers.close()
         if self._projector is not None:
             self._projector.close()
         if self._redis is not None:

@@ -135,4 +135,5 @@ def erase(built: Container, tenant_id: str, student_id: str, **why: str) -> Eras
         tenant_id,
         student_id,
         **why,
+        generations=built.generation_views,
     )

@@ -32,6 +32,7 @@ def erase(
             student,
             requested_by=requested_by,
             reason=reason,
+            generations=built.generation_views,
         )
     if erasure.erased_now:
         console.print(

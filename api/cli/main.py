@@ -13,6 +13,8 @@ from api.cli import (
     consume,
     demo,
     erase,
+    generations,
+    generations_compare,
     generations_evaluate,
     keys,
     mcp,
@@ -74,6 +76,9 @@ app.command("replay")(replay.replay)
 app.command("demo")(demo.demo)
 app.command("project")(project.project)
 app.add_typer(projections.app, name="projections")
+generations.app.command("compare")(generations_compare.compare)
+generations.app.command("evaluate")(generations_evaluate.evaluate)
+app.add_typer(generations.app, name="generations")
 app.command("erase")(erase.erase)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
@@ -87,11 +92,6 @@ app.command("publish")(publish.publish)
 app.command("run")(run.run)
 app.command("ready")(ready.ready)
 app.command("mcp")(mcp.mcp)
-
-# Temporary until the generations group (build, list, promote, ...) lands beside it.
-generations = typer.Typer(help="Formula generations (SPEC §4b).", no_args_is_help=True)
-generations.command("evaluate")(generations_evaluate.evaluate)
-app.add_typer(generations, name="generations")
 
 if __name__ == "__main__":
     app()

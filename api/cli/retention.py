@@ -27,5 +27,11 @@ def apply(
         before = f"{retention.cutoff:%Y-%m-%d}"
         console.print(f"{verb} {retention.access_log_entries} access-log entries before {before}")
         if not dry_run:
-            erased = apply_retention(built.application, built.view, database_url, retention)
+            erased = apply_retention(
+                built.application,
+                built.view,
+                database_url,
+                retention,
+                generations=built.generation_views,
+            )
             console.print(f"erased {erased} student(s)")

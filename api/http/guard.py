@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import redis.exceptions
@@ -25,8 +25,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.http.auth import authenticate
+from api.http.generations import GENERATION_PARAMETER, wanted_generation
 from api.http.problems import ProblemError, field_errors, invalid, problem_response
-from api.http.services import Services, services_of
+from api.http.services import Picked, Services, services_of
 from domain.errors import StudentErasedError, UnknownStudentError
 from domain.identifiers import check_identifier
 from infrastructure.auth.policy import Principal, Role, may_read_class, may_read_student
@@ -57,7 +58,8 @@ def path_id(request: Request, kind: str) -> str:
         raise invalid([{"loc": "path.id", "msg": str(exc), "type": "pattern"}]) from None
 
 
-def parse_query(request: Request, model: type[Q]) -> Q:
+def parse_query(request: Request, model: type[Q], *, besides: str | None = None) -> Q:
+    """The query as ``model``; ``besides`` names a parameter read elsewhere (``generation``)."""
     items = request.query_params.multi_items()
     names = [name for name, _ in items]
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -69,7 +71,7 @@ def parse_query(request: Request, model: type[Q]) -> Q:
             ]
         )
     try:
-        return model.model_validate(dict(items))
+        return model.model_validate({k: v for k, v in items if k != besides})
     except ValidationError as exc:
         raise invalid(field_errors(exc, "query")) from None
 
@@ -168,8 +170,9 @@ async def _guarded(
 
 
 StudentReader = Callable[[Services, StudentKey, Q], BaseModel | Response]
-# Tried first, on the event loop; None means "not this case", and ``read`` runs in the pool.
-FastReader = Callable[[Services, StudentKey, Q], Awaitable[Response | None]]
+# Tried first, on the event loop, with the student's current document as read with the live
+# pointer; None means "not this case", and ``read`` runs in the pool.
+FastReader = Callable[[Services, StudentKey, Q, dict[str, Any] | None], Awaitable[Response | None]]
 
 
 def student_route(
@@ -200,15 +203,27 @@ def student_route(
                     403, f"only {', '.join(sorted(r.value for r in roles))} may do this"
                 )
             await _authorize_student(services, principal, key)
-            params = parse_query(request, query)
-            if fast is not None and (answer := await fast(services, key, params)) is not None:
-                return answer
-            result = await run_in_threadpool(reader, services, key, params)
+            wanted = wanted_generation(principal, request.query_params.multi_items())
+            params = parse_query(request, query, besides=GENERATION_PARAMETER)
+            picked = await _pick(services, key if fast is not None else None, wanted)
+            chosen = picked.services
+            if fast is not None and picked.current_read:
+                answer = await fast(chosen, key, params, picked.current)
+                if answer is not None:
+                    return answer
+            result = await run_in_threadpool(reader, chosen, key, params)
             return result if isinstance(result, Response) else json_response(result)
 
         return await _guarded(request, access, work)
 
     return Route(path, endpoint, methods=[method], name=action)
+
+
+async def _pick(services: Services, key: StudentKey | None, wanted: str | None) -> Picked:
+    """The generation this request reads (the live one unless an admin named one)."""
+    if services.generations is None:
+        return Picked(services)
+    return await services.generations.pick(key, wanted)
 
 
 def _refusing_erased(read: StudentReader[Q]) -> StudentReader[Q]:
@@ -245,8 +260,9 @@ def class_route(path: str, action: str, query: type[Q], read: ClassReader[Q]) ->
             if not may_read_class(principal, class_id):
                 raise ProblemError(403, "this token may not read this class")
             params = parse_query(request, query)
+            chosen = (await _pick(services, None, None)).services
             return json_response(
-                await run_in_threadpool(read, services, principal.tenant_id, class_id, params)
+                await run_in_threadpool(read, chosen, principal.tenant_id, class_id, params)
             )
 
         return await _guarded(request, access, work)
@@ -283,7 +299,8 @@ def directory_route(path: str, action: str, query: type[Q], read: DirectoryReade
             access.principal = principal = authenticate(request, services.verifier)
             scope = scope_of(principal)
             params = parse_query(request, query)
-            return json_response(await run_in_threadpool(read, services, scope, params))
+            chosen = (await _pick(services, None, None)).services
+            return json_response(await run_in_threadpool(read, chosen, scope, params))
 
         return await _guarded(request, access, work)
 

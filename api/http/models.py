@@ -15,6 +15,10 @@ Level = Literal["beginner", "developing", "competent", "proficient", "expert"]
 MAX_WAIT_MS = 5000
 MAX_HISTORY_DAYS = 3660
 DEFAULT_HISTORY_DAYS = 89
+GENERATION_DESCRIPTION = (
+    "The generation of read models that answered (SPEC §4b): the live one, or the one an "
+    "admin named with `?generation=`."
+)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -170,6 +174,7 @@ class MasteryOut(SnapshotOut):
     source: Literal["read_model", "replay"]
     stale: bool = Field(description="True when min_position was not reached within wait_ms.")
     no_data: bool = Field(description="A date before the first event: no advice, scores 0.0.")
+    generation: str = Field(description=GENERATION_DESCRIPTION)
 
 
 class HistoryOut(_Model):
@@ -178,6 +183,8 @@ class HistoryOut(_Model):
     from_: date = Field(alias="from")
     to: date
     snapshots: list[SnapshotOut]
+    generation: str = Field(description=GENERATION_DESCRIPTION)
+    formula: str = Field(description="The formula of the generation that answered.")
 
 
 class TopicsOut(_Model):
@@ -185,6 +192,8 @@ class TopicsOut(_Model):
     student_id: str
     as_of: date
     topics: dict[str, TopicOut]
+    generation: str = Field(description=GENERATION_DESCRIPTION)
+    formula: str = Field(description="The formula of the generation that answered.")
 
 
 class PredictionOut(_Model):
@@ -204,6 +213,8 @@ class StudentPredictionOut(PredictionOut):
     student_id: str
     as_of: date
     current_score: float
+    generation: str = Field(description=GENERATION_DESCRIPTION)
+    formula: str = Field(description="The formula of the generation that answered.")
 
 
 class RecommendationsOut(_Model):
@@ -212,6 +223,8 @@ class RecommendationsOut(_Model):
     as_of: date
     recommendations: list[RecommendationOut]
     learning_path: list[str]
+    generation: str = Field(description=GENERATION_DESCRIPTION)
+    formula: str = Field(description="The formula of the generation that answered.")
 
 
 class RosterStudentOut(_Model):

@@ -20,6 +20,7 @@ from api.http import models as m
 from api.http import status_models as sm
 from api.http.problems import TITLES
 from domain.identifiers import IDENTIFIER_PATTERN
+from infrastructure.generations.registry import NAME_PATTERN
 
 REF = "#/components/schemas/{model}"
 READ_ERRORS = (401, 403, 404, 410, 422, 503)
@@ -222,6 +223,20 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# Every student route (api.http.guard.student_route) reads ``generation`` (SPEC §4b).
+GENERATION_PARAMETERS = [
+    {
+        "name": "generation",
+        "in": "query",
+        "required": False,
+        "description": "Admins only (403 for other roles): read this generation of read "
+        "models instead of the live one (`mastery generations list`); an unknown name is 422. "
+        "The answer's `generation` and `formula` say which one answered.",
+        "schema": {"type": "string", "pattern": NAME_PATTERN},
+    }
+]
+
+
 def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
     schemas = _Schemas()
     problem = {"application/problem+json": {"schema": schemas.ref(m.Problem)}}
@@ -230,7 +245,9 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": op.summary,
             "operationId": _operation_id(op),
-            "parameters": _path_parameters(op.path) + schemas.parameters(op.query),
+            "parameters": _path_parameters(op.path)
+            + schemas.parameters(op.query)
+            + (GENERATION_PARAMETERS if op.path.startswith(STUDENT) else []),
             "responses": {
                 **{str(s): _success(schemas, op, s) for s in op.success},
                 **{str(s): {"description": TITLES[s], "content": problem} for s in op.errors},

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import redis
 from starlette.requests import Request
 
 from api.http.metrics import Metrics
+from domain.mastery.formulas import DEFAULT_FORMULA
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container
 from infrastructure.compliance.access_log import AccessLog
@@ -24,6 +26,7 @@ from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
 from infrastructure.xapi.translate import Translator
 from projections.queries import StudentQueries
+from projections.view import MasteryView, StudentKey
 
 
 class ResponseCache:
@@ -67,6 +70,11 @@ class Services:
     responses: ResponseCache = field(default_factory=ResponseCache)
     fast_current: AsyncCurrentReader | None = None
     xapi: Translator = field(default_factory=lambda: Translator.from_file(None))
+    generation: str = "main"  # the generation ``view`` and ``queries`` read (SPEC §4b)
+    formula: str = DEFAULT_FORMULA.name
+    generations: Picker | None = None  # which generation a request reads (api.http.generations)
+    # Every generation's read models by name, as the registry says now (erasure seals all).
+    generation_views: Callable[[], Mapping[str, MasteryView]] | None = None
 
 
 def started_services(
@@ -92,7 +100,22 @@ def started_services(
         verifier=verifier,
         access_log=access_log,
         metrics=metrics,
+        generation_views=built.generation_views,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """The generation a request reads, and the student's current document in it when it was
+    read with the live pointer (``current_read``)."""
+
+    services: Services
+    current: dict[str, Any] | None = None
+    current_read: bool = False
+
+
+class Picker(Protocol):
+    async def pick(self, key: StudentKey | None, wanted: str | None) -> Picked: ...
 
 
 def services_of(request: Request) -> Services:

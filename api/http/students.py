@@ -5,6 +5,7 @@ reader runs in the thread pool, after the guard."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,15 +53,12 @@ def mastery(services: Services, key: StudentKey, query: MasteryQuery) -> Respons
 
 
 async def mastery_on_loop(
-    services: Services, key: StudentKey, query: MasteryQuery
+    services: Services, key: StudentKey, query: MasteryQuery, document: dict[str, Any] | None
 ) -> Response | None:
     """The common case without leaving the event loop: no position to wait for, and a date on
-    or after the student's last activity (the current document carried forward)."""
-    reader = services.fast_current
-    if reader is None or query.min_position is not None:
-        return None
-    document = await reader.current(key)
-    if document is None:
+    or after the student's last activity (the current ``document``, read with the live
+    pointer, carried forward)."""
+    if document is None or query.min_position is not None:
         return None
     as_of = query.as_of or services.queries.today()
     read = services.queries.from_current(key, document, as_of)
@@ -85,6 +83,7 @@ def _mastery_response(
                 "source": read.source,
                 "stale": stale,
                 "no_data": read.no_data,
+                "generation": services.generation,
             }
         )
         return body.model_dump_json(by_alias=True).encode()
@@ -98,6 +97,11 @@ def _mastery_response(
     return Response(content, media_type="application/json")
 
 
+def _generation_of(services: Services) -> dict[str, str]:
+    """Which read models answered (SPEC §4b)."""
+    return {"generation": services.generation, "formula": services.formula}
+
+
 def history(services: Services, key: StudentKey, query: HistoryQuery) -> HistoryOut:
     try:
         start, end = query.dates(services.queries.today())
@@ -109,6 +113,7 @@ def history(services: Services, key: StudentKey, query: HistoryQuery) -> History
         services.queries.mastery(key, end)  # 404 for an unknown student
     return HistoryOut.model_validate(
         {
+            **_generation_of(services),
             "tenant_id": key.tenant_id,
             "student_id": key.student_id,
             "from": start,
@@ -123,6 +128,7 @@ def topics(services: Services, key: StudentKey, _: NoQuery) -> TopicsOut:
     document = latest.to_document()
     return TopicsOut.model_validate(
         {
+            **_generation_of(services),
             "tenant_id": key.tenant_id,
             "student_id": key.student_id,
             "as_of": latest.as_of,
@@ -138,6 +144,7 @@ def prediction(services: Services, key: StudentKey, query: PredictionQuery) -> S
     return StudentPredictionOut.model_validate(
         {
             **forecast.to_document(),
+            **_generation_of(services),
             "tenant_id": key.tenant_id,
             "student_id": key.student_id,
             "as_of": as_of,
@@ -151,6 +158,7 @@ def recommendations(services: Services, key: StudentKey, _: NoQuery) -> Recommen
     document = latest.to_document()
     return RecommendationsOut.model_validate(
         {
+            **_generation_of(services),
             "tenant_id": key.tenant_id,
             "student_id": key.student_id,
             "as_of": latest.as_of,
@@ -206,6 +214,7 @@ def erase(services: Services, key: StudentKey, _: NoQuery) -> ErasureOut:
         key.student_id,
         requested_by="api",
         reason="erasure request",
+        generations=services.generation_views,
     )
     return ErasureOut(
         tenant_id=key.tenant_id,

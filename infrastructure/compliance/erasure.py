@@ -17,6 +17,7 @@ seal, and one that reads after the commit cannot decrypt them.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import psycopg
@@ -47,9 +48,11 @@ def erase_student(
     *,
     requested_by: str,
     reason: str,
+    generations: Callable[[], Mapping[str, MasteryView]] | None = None,
 ) -> Erasure:
     """Erase the student: ``application`` holds the key ring and reads the student's classes,
-    ``view`` holds the read models to seal and drop, ``database_url`` the event store."""
+    ``view`` holds the read models to seal and drop, ``database_url`` the event store, and
+    ``generations`` (when given) every generation's read models, sealed too (SPEC §4b)."""
     keyring = application.keyring
     if keyring is None:
         raise ConfigurationError("erasure needs MASTERY_MASTER_KEY (per-student encryption)")
@@ -69,8 +72,24 @@ def erase_student(
                 (tenant_id, originator, requested_by, reason),
             )
         conn.execute("SELECT pg_notify(%s, %s)", (ERASURE_CHANNEL, str(originator)))
-    view.erase_student(StudentKey(tenant_id, student_id), classes or [])
+    key = StudentKey(tenant_id, student_id)
+    view.erase_student(key, classes or [])
+    if generations is not None:
+        _seal_every_generation(generations, key, classes or [])
     return Erasure(tenant_id, student_id, erased_now, events)
+
+
+def _seal_every_generation(
+    generations: Callable[[], Mapping[str, MasteryView]], key: StudentKey, classes: list[str]
+) -> None:
+    """Seal the student in every generation, reading the registry again until it names none
+    not sealed yet: a generation registered after the last reading is built after the key was
+    destroyed and copies the tombstones of the others (``generations.lifecycle.build``)."""
+    sealed: set[str] = set()
+    while pending := {n: v for n, v in generations().items() if n not in sealed}:
+        for name, view in pending.items():
+            view.erase_student(key, classes)
+            sealed.add(name)
 
 
 def _classes_while_readable(

@@ -3,6 +3,7 @@ access-log entries. ``plan`` says what would go; ``apply`` does exactly that pla
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -62,8 +63,10 @@ def apply(
     view: MasteryView,
     database_url: str,
     retention: RetentionPlan,
+    generations: Callable[[], Mapping[str, MasteryView]] | None = None,
 ) -> int:
-    """Erase the plan's students and purge its access-log entries; returns students erased."""
+    """Erase the plan's students (in every generation, when given) and purge its access-log
+    entries; returns students erased."""
     erased = 0
     for student in retention.students:
         erasure = erase_student(
@@ -74,6 +77,7 @@ def apply(
             student.student_id,
             requested_by="retention",
             reason=f"no activity since {student.last_event_at.date().isoformat()}",
+            generations=generations,
         )
         erased += erasure.erased_now
     with psycopg.connect(database_url) as conn:

@@ -10,6 +10,7 @@ import psycopg
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.errors import StudentErasedError
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from infrastructure.event_store import tables
 from projections.mastery_projection import StudentHistory, histories_from
 
@@ -18,14 +19,17 @@ class StoredHistories:
     """Reads on a connection of its own: opened on first use and again after it broke, rather
     than once per cache miss."""
 
-    def __init__(self, database_url: str, mapper: Mapper[UUID]) -> None:
+    def __init__(
+        self, database_url: str, mapper: Mapper[UUID], formula: Formula = DEFAULT_FORMULA
+    ) -> None:
         self.database_url = database_url
         self.mapper = mapper
+        self.formula = formula  # the formula the histories it loads compute with
         self._conn: psycopg.Connection[Any] | None = None
 
     def load(self, originators: Sequence[UUID], up_to: int) -> dict[UUID, StudentHistory]:
         """Whole histories of the given students, up to a notification id."""
-        return histories_from(list(self._decoded(originators, up_to)))
+        return histories_from(list(self._decoded(originators, up_to)), self.formula)
 
     def touched(self, after: int, up_to: int) -> list[UUID]:
         """Students with an event in the notification range ``(after, up_to]``."""

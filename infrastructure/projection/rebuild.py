@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from domain.student_mastery import student_aggregate_id
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.lifecycle import opened_application
@@ -75,7 +76,9 @@ class Rebuilder:
     def bulk(self, originators: Sequence[UUID], head: int, on_progress: Progress) -> None:
         """Rebuild these students' documents from their histories up to ``head``."""
         if self.workers > 1 and self.settings is not None and len(originators) > self.chunk:
-            _parallel_bulk(self.settings, originators, head, self.workers, on_progress)
+            _parallel_bulk(
+                self.settings, originators, head, self.workers, on_progress, self.histories.formula
+            )
             return
         done = 0
         for start in range(0, len(originators), self.chunk):
@@ -93,20 +96,24 @@ def _parallel_bulk(
     head: int,
     workers: int,
     on_progress: Progress,
+    formula: Formula,
 ) -> None:
     parts = [
-        partial(_bulk_part, settings, list(originators[index::workers]), head)
+        partial(_bulk_part, settings, list(originators[index::workers]), head, formula)
         for index in range(workers)
     ]
     run_parts(parts, on_progress=lambda done: on_progress(sum(done)))
     on_progress(len(originators))
 
 
-def _bulk_part(settings: Settings, originators: list[UUID], head: int) -> None:
-    """One worker process's share: it opens its own event store, Redis and connection."""
+def _bulk_part(
+    settings: Settings, originators: list[UUID], head: int, formula: Formula = DEFAULT_FORMULA
+) -> None:
+    """One worker process's share: it opens its own event store, Redis and connection; its
+    view is ``settings.redis_prefix``'s (a generation's settings carry its prefix)."""
     client = redis_client(settings)
     with opened_application(settings) as application:
-        histories = StoredHistories(settings.require_database_url(), application.mapper)
+        histories = StoredHistories(settings.require_database_url(), application.mapper, formula)
         try:
             rebuilder = Rebuilder(application, mastery_view(client, settings), histories)
             rebuilder.bulk(originators, head, report_progress)

@@ -16,13 +16,14 @@ by id never skips a late-committing transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 
+from domain.mastery.formulas import DEFAULT_FORMULA, Formula
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.projection.histories import StoredHistories
 from infrastructure.projection.listener import CommitListener, NotifyListener
@@ -51,17 +52,24 @@ class Projector:
         workers: int = 1,
         registry: Workers | None = None,
         listener: Callable[[], CommitListener] | None = None,
+        formula: Formula = DEFAULT_FORMULA,
+        companions: Callable[[], Sequence[Projector]] | None = None,
     ) -> None:
         self.application = application
         self.view = view
         self.batch_size = batch_size
         self.bulk_threshold = bulk_threshold
-        self.projection = MasteryProjection()
-        self.histories = StoredHistories(database_url, application.mapper)
+        self.formula = formula
+        self.projection = MasteryProjection(formula)
+        self.histories = StoredHistories(database_url, application.mapper, formula)
+        # Other generations' projectors (SPEC §4b), stepped in this one's loop: one process
+        # follows every generation, each from its own tracked position.
+        self.companions = companions or (lambda: ())
+        self._followed: list[Projector] = []  # the companions of the latest step
         self.cache = HistoryCache(cache_size)
         self.rebuilder = Rebuilder(
             application, view, self.histories, chunk=bulk_chunk, workers=workers, settings=settings
-        )
+        )  # a generation's ``settings`` carry its prefix, for the worker processes' views
         self.health = WorkerHealth("projector", lag_probe=self.lag)
         self.registry = registry  # where ``run`` reports the running projector (readiness)
         # Called before each write; raises if this process may no longer write (active-standby:
@@ -120,20 +128,36 @@ class Projector:
         if self.registry is not None:
             self.registry.add(self.health)
         with gc_pacing.Paced() as paced:
-            Supervisor(self.health, recover=self.cache.distrust).run(
+            Supervisor(self.health, recover=self._distrust).run(
                 lambda: self._follow(stop, idle_wait, paced.tick), stop
             )
 
     def _follow(self, stop: threading.Event, idle_wait: float, tick: Callable[[], None]) -> None:
         self.catch_up(lambda _: self.health.progressed(batch=True))
+        for companion in self._companions():
+            companion.catch_up(lambda _: self.health.progressed(batch=True))
         with self._listener() as listener:
             while not stop.is_set():
-                if self.process_next_batch():
+                if self.process_next_batch() + self._step_companions():
                     self.health.progressed(batch=True, position=self.cache.continues)
                 else:
                     self.health.progressed(position=self.cache.continues, lag=0)
                     listener.wait(idle_wait)
                 tick()
+
+    def _step_companions(self) -> int:
+        """One batch of each other generation's; how many notifications they took."""
+        return sum(companion.process_next_batch() for companion in self._companions())
+
+    def _companions(self) -> Sequence[Projector]:
+        self._followed = list(self.companions())
+        return self._followed
+
+    def _distrust(self) -> None:
+        """After a failure: no history cache, this one's or a companion's, is trusted."""
+        self.cache.distrust()
+        for companion in self._followed:
+            companion.cache.distrust()
 
     def lag(self) -> int:
         """Notifications recorded but not yet projected."""

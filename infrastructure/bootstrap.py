@@ -23,7 +23,7 @@ from infrastructure.redis_views.commands import RedisClient
 from infrastructure.redis_views.connect import close_redis, mastery_view, redis_client
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
-from infrastructure.settings import Settings
+from infrastructure.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ def with_servers(
     """
     need_postgres = settings.database_url is None
     need_redis = redis and settings.redis_url is None
+    if need_redis and settings.redis_cluster:
+        raise ConfigurationError(
+            "MASTERY_REDIS_CLUSTER=true needs MASTERY_REDIS_URL (any node of the cluster): "
+            "the embedded Redis is a single server"
+        )
     need_kafka = kafka and settings.kafka_bootstrap_servers is None
     if not (need_postgres or need_redis or need_kafka):
         yield settings

@@ -6,6 +6,8 @@ slot that moves under a running view. The other read-side suites run on a cluste
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -198,3 +200,19 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_a_cluster_without_a_node_to_reach_is_refused_in_words(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASTERY_")}
+    env |= {"MASTERY_REDIS_CLUSTER": "true", "MASTERY_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli.main", "projections", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "MASTERY_REDIS_CLUSTER=true needs MASTERY_REDIS_URL" in " ".join(done.stderr.split())
+    assert not (tmp_path / "data").exists()  # refused before any embedded server started

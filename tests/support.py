@@ -16,6 +16,10 @@ from domain.facts import LearningFact, evidence_from_data
 from infrastructure.bootstrap import Container
 from infrastructure.compliance.erasure import Erasure, erase_student
 from infrastructure.ingest.contract import validate_event
+from infrastructure.redis_views.commands import RedisClient
+from infrastructure.settings import Settings
+
+Connect = Callable[[Settings], RedisClient]  # the ``redis_connect`` fixture (tests/conftest.py)
 
 
 def write_jsonl(path: Path, events: Iterable[dict[str, Any]]) -> Path:

@@ -38,6 +38,7 @@ from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build
 from infrastructure.generations.registry import Generation
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
+from infrastructure.redis_views.connect import async_redis_client
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 from infrastructure.xapi.translate import Translator
@@ -59,11 +60,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             built = container if container is not None else stack.enter_context(build(settings))
             services = started_services(built, verifier, metrics, stack)
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
-            fast_current = AsyncCurrentReader(
-                built.settings.redis_url or "",
-                built.view.keys,
-                built.settings.redis_timeout_seconds,
-            )
+            fast_current = AsyncCurrentReader(async_redis_client(built.settings), built.view.keys)
             stack.push_async_callback(fast_current.close)
             services.fast_current = fast_current
             _calm_garbage_collector()

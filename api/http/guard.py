@@ -88,6 +88,17 @@ PLAIN_PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
 )
 
 
+REDIS_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    # A Redis Cluster electing a master, moving slots, or with a slot uncovered:
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,
+    redis.exceptions.SlotNotCoveredError,
+)
+
+
 def as_problem(exc: Exception) -> ProblemError:
     """The problem an exception stands for; anything unexpected is logged and becomes a 500."""
     if isinstance(exc, ProblemError):
@@ -98,7 +109,7 @@ def as_problem(exc: Exception) -> ProblemError:
     if isinstance(exc, ConfigurationError):
         log.warning("not configured", error=str(exc))
         return ProblemError(503, f"not available on this server: {exc}")
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+    if isinstance(exc, REDIS_UNAVAILABLE):
         log.warning("redis unavailable", error=type(exc).__name__)
         return ProblemError(
             503, "the read models are unavailable; retry shortly", headers={"Retry-After": "1"}

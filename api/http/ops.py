@@ -33,6 +33,7 @@ from infrastructure.kafka.backlog import (
     BacklogUnavailableError,
     read_backlog,
 )
+from infrastructure.redis_views.connect import redis_answers
 from infrastructure.runtime.supervision import WorkerHealth, check
 from projections.view import PROJECTION_NAME
 
@@ -112,7 +113,7 @@ def _check_postgres(services: Services) -> str:
 
 def _check_redis(services: Services) -> str:
     try:
-        services.redis.ping()
+        redis_answers(services.redis)
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"

@@ -9,7 +9,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import redis
 from starlette.requests import Request
 
 from api.http.metrics import Metrics
@@ -21,6 +20,7 @@ from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.service import IngestService
 from infrastructure.projection.runner import Projector
 from infrastructure.redis_views.async_reader import AsyncCurrentReader
+from infrastructure.redis_views.commands import RedisClient
 from infrastructure.redis_views.view import RedisMasteryView
 from infrastructure.runtime.supervision import Workers
 from infrastructure.settings import Settings
@@ -60,7 +60,7 @@ class Services:
     application: MasteryApplication
     ingest: IngestService
     view: RedisMasteryView
-    redis: redis.Redis
+    redis: RedisClient
     projector: Projector
     workers: Workers
     queries: StudentQueries

@@ -7,16 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-import redis
-
 from infrastructure.generations.comparison import Comparison, Side
 from infrastructure.generations.registry import Generation, glob_escaped
+from infrastructure.redis_views.commands import Commands, RedisClient
 from projections.queries import StudentQueries
 from projections.view import StudentKey
 
 
 def compare(
-    client: redis.Redis,
+    client: RedisClient,
     a: Generation,
     b: Generation,
     queries_of: Callable[[Generation], StudentQueries],
@@ -45,11 +44,11 @@ def _students(qa: StudentQueries, qb: StudentQueries, tenant: str) -> list[str]:
     return sorted({student for student, _ in members})
 
 
-def _tenants(client: redis.Redis, generation: Generation) -> set[str]:
+def _tenants(client: RedisClient, generation: Generation) -> set[str]:
     """The tenants with a roster in the generation (SCAN, never KEYS)."""
     pattern = f"{glob_escaped(generation.prefix)}tenant:{{*}}:students"
     found = set()
-    for raw in client.scan_iter(match=pattern, count=1000):
+    for raw in Commands(client).scan(pattern):
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         tag = name[len(generation.prefix) :]
         found.add(tag.removeprefix("tenant:{").removesuffix("}:students"))

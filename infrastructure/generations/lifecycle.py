@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import redis
-
 from domain.mastery.formulas import Formula
 from infrastructure.generations.registry import (
     MAIN,
@@ -29,6 +27,7 @@ from infrastructure.generations.registry import (
     glob_escaped,
 )
 from infrastructure.projection.runner import Projector
+from infrastructure.redis_views.commands import Commands, RedisClient
 from infrastructure.redis_views.keys import Keys
 from projections.view import MasteryView, StudentKey
 
@@ -108,9 +107,9 @@ def copy_tombstones(registry: GenerationRegistry, target: Generation, view: Mast
     return sealed
 
 
-def erased_students(client: redis.Redis, keys: Keys) -> Iterator[StudentKey]:
+def erased_students(client: RedisClient, keys: Keys) -> Iterator[StudentKey]:
     pattern = f"{glob_escaped(keys.prefix)}erased:{{*}}:student"
-    for raw in client.scan_iter(match=pattern, count=UNLINK_BATCH):
+    for raw in Commands(client).scan(pattern):
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         tag = name[len(keys.prefix) :].removeprefix("erased:{").removesuffix("}:student")
         tenant, _, student = tag.partition("/")
@@ -160,20 +159,21 @@ def drop(
     return deleted
 
 
-def delete_keys(client: redis.Redis, prefix: str) -> int:
+def delete_keys(client: RedisClient, prefix: str) -> int:
     """Every key under ``prefix``, deleted with SCAN and UNLINK in batches."""
     if not prefix:
         raise GenerationError("refusing to delete every key of the database")
+    commands = Commands(client)  # on a Redis Cluster: every master scanned, one UNLINK per slot
     deleted = 0
     batch: list[bytes] = []
-    for name in client.scan_iter(match=f"{glob_escaped(prefix)}*", count=UNLINK_BATCH):
+    for name in commands.scan(f"{glob_escaped(prefix)}*"):
         batch.append(name)
         if len(batch) >= UNLINK_BATCH:
-            deleted += int(client.unlink(*batch))
+            commands.unlink(batch)
+            deleted += len(batch)
             batch = []
-    if batch:
-        deleted += int(client.unlink(*batch))
-    return deleted
+    commands.unlink(batch)
+    return deleted + len(batch)
 
 
 __all__ = ["GenerationError", "GenerationState", "build", "drop", "promote", "states"]

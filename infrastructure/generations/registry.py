@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import redis
 
 from domain.mastery.formulas import DEFAULT_FORMULA, Formula, formula_named
+from infrastructure.redis_views.commands import RedisClient
 
 MAIN = "main"
 BUILDING = "building"
@@ -64,7 +64,7 @@ def generation_prefix(base_prefix: str, name: str) -> str:
 
 
 class GenerationRegistry:
-    def __init__(self, client: redis.Redis, base_prefix: str) -> None:
+    def __init__(self, client: RedisClient, base_prefix: str) -> None:
         self.client = client
         self.base_prefix = base_prefix
         self.hash_key = f"{base_prefix}generations:{{registry}}:all"

@@ -18,7 +18,7 @@ from domain.student_mastery import student_aggregate_id
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.event_store.lifecycle import opened_application
 from infrastructure.projection.histories import StoredHistories
-from infrastructure.redis_views.connect import mastery_view, redis_client
+from infrastructure.redis_views.connect import close_redis, mastery_view, redis_client
 from infrastructure.runtime import gc_pacing
 from infrastructure.runtime.process_pool import report_progress, run_parts
 from infrastructure.settings import Settings
@@ -119,4 +119,4 @@ def _bulk_part(
             rebuilder.bulk(originators, head, report_progress)
         finally:
             histories.close()
-            client.close()
+            close_redis(client)

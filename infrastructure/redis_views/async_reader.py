@@ -1,34 +1,22 @@
 """The hot read of the query API on the event loop: a student's current document, read with
-redis.asyncio so a dashboard poll needs no thread-pool hop.
-
-A pooled connection to a Redis that has since restarted is found broken only when used (the
-asyncio pool does not check it out the way the sync one does): a command failing with a
-connection error is retried once, at once, on a fresh connection, so the first read after a
-restart answers. A timeout is not retried (a hung server still answers 503 quickly)."""
+redis.asyncio so a dashboard poll needs no thread-pool hop. The client comes from
+``connect.async_redis_client`` (one Redis or a cluster; how it retries is said there)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import redis.asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
 from domain.errors import StudentErasedError
 from domain.student_mastery import student_aggregate_id
+from infrastructure.redis_views.connect import AsyncRedisClient
 from infrastructure.redis_views.keys import Keys
 from infrastructure.redis_views.view import ParsedDocuments
 from projections.view import StudentKey
 
 
 class AsyncCurrentReader:
-    def __init__(self, url: str, keys: Keys, timeout_seconds: float) -> None:
-        self.client = redis.asyncio.Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        )
+    def __init__(self, client: AsyncRedisClient, keys: Keys) -> None:
+        self.client = client
         self.keys = keys
         self.parsed = ParsedDocuments()
 

@@ -5,8 +5,11 @@ position with the student's recorded one and, only if newer, writes the current 
 snapshots and the position together. Rosters are sorted-set scores that are *set*, never
 incremented, and the projector's own position is written last and only ever moves forward —
 so a projector killed between any two commands and restarted ends where a clean run ends.
-A batch goes out in two pipelined round trips: the students' scripts, then the rosters of the
-students whose script did not refuse them, and the projector's position.
+A batch goes out in ordered stages (``commands.py``): the students' scripts; then the rosters
+of the students whose script did not refuse them; then the classes of those rosters added to
+the tenant's class set; then the projector's position. On one Redis the last three share one
+pipelined round trip; on a Redis Cluster, whose pipelines run in parts on several masters in any
+order, each is a round trip of its own, so the position never runs before what it covers.
 
 Erasure is final (SPEC §10, decision 28): ``erase_student`` leaves a tombstone in the student's
 slot, which the student's script checks atomically with its writes, and adds the student to a
@@ -24,56 +27,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
-import redis
 from eventsourcing.persistence import Tracking
 
+from infrastructure.redis_views import scripts
+from infrastructure.redis_views.commands import (
+    SCAN_BATCH,
+    Batch,
+    Commands,
+    RedisClient,
+    unlink_in_slot,
+)
 from infrastructure.redis_views.keys import Keys
 from projections.view import MasteryView, Roster, StudentKey, StudentUpdate
 
-APPLY_STUDENT = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local recorded = tonumber(redis.call('HGET', KEYS[1], 'position') or '0')
-if recorded >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[3], ARGV[2])
-local count = tonumber(ARGV[5])
-for i = 1, count do
-  local expires = tonumber(ARGV[5 + 2 * i])
-  if expires > 0 then
-    redis.call('SET', KEYS[3 + i], ARGV[4 + 2 * i], 'EXAT', expires)
-  else
-    redis.call('SET', KEYS[3 + i], ARGV[4 + 2 * i])
-  end
-end
-redis.call('HSET', KEYS[1], 'position', ARGV[1], 'dates', ARGV[3], 'classes', ARGV[4])
-return 1
-"""
-REFUSED = -1  # APPLY_STUDENT's answer for an erased student
-
-SET_ROSTER_SCORE = """
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-return 1
-"""
-
-SEAL_ERASED = """
-redis.call('SET', KEYS[1], ARGV[1])
-local dates = redis.call('HGET', KEYS[2], 'dates') or '[]'
-return {dates, redis.call('HGET', KEYS[2], 'classes') or '[]'}
-"""
-
-REFUSE_FROM_ROSTER = """
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[1], ARGV[1])
-return 1
-"""
-
-ADVANCE_TRACKING = """
-local recorded = tonumber(redis.call('GET', KEYS[1]) or '0')
-if recorded < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1
-"""
-
-SCAN_BATCH = 1000
 PARSED_CACHE_SIZE = 20_000
 
 
@@ -101,24 +67,22 @@ class ParsedDocuments:
 
 
 class RedisMasteryView(MasteryView):
-    def __init__(self, client: redis.Redis, keys: Keys, snapshot_ttl_days: int = 90) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, snapshot_ttl_days: int = 90) -> None:
         self.client = client
         self.keys = keys
         self.snapshot_ttl_days = snapshot_ttl_days
-        self._apply_student = client.register_script(APPLY_STUDENT)
-        self._set_roster_score = client.register_script(SET_ROSTER_SCORE)
-        self._seal_erased = client.register_script(SEAL_ERASED)
-        self._refuse_from_roster = client.register_script(REFUSE_FROM_ROSTER)
+        self.commands = Commands(client)
+        self._apply_student = client.register_script(scripts.APPLY_STUDENT)
+        self._set_roster_score = client.register_script(scripts.SET_ROSTER_SCORE)
+        self._seal_erased = client.register_script(scripts.SEAL_ERASED)
+        self._refuse_from_roster = client.register_script(scripts.REFUSE_FROM_ROSTER)
+        self._advance_tracking = client.register_script(scripts.ADVANCE_TRACKING)
         self.parsed = ParsedDocuments()
-        self._advance_tracking = client.register_script(ADVANCE_TRACKING)
 
     # --- TrackingRecorder ------------------------------------------------------------------
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        self._advance_tracking(
-            keys=[self.keys.tracking(tracking.application_name)],
-            args=[tracking.notification_id],
-        )
+        self.commands.run(lambda batch: self._queue_tracking(batch, tracking))
 
     def max_tracking_id(self, application_name: str) -> int | None:
         value = self.client.get(self.keys.tracking(application_name))
@@ -127,34 +91,49 @@ class RedisMasteryView(MasteryView):
     # --- writing ---------------------------------------------------------------------------
 
     def projected_positions(self, keys: Sequence[StudentKey]) -> dict[StudentKey, int]:
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(self.keys.projection(key.tenant_id, key.student_id), "position")
-        return {key: int(value or 0) for key, value in zip(keys, pipe.execute(), strict=True)}
+        def positions(batch: Batch) -> None:
+            for key in keys:
+                name = self.keys.projection(key.tenant_id, key.student_id)
+                batch.on(name).hget(name, "position")
+
+        [values] = self.commands.run(positions)
+        return {key: int(value or 0) for key, value in zip(keys, values, strict=True)}
 
     def apply(self, updates: Sequence[StudentUpdate], tracking: Tracking | None) -> None:
         now = datetime.now(UTC)
-        outcomes: list[Any] = []
-        if updates:
-            pipe = self.client.pipeline(transaction=False)
+
+        def students(batch: Batch) -> None:
             for update in updates:
-                self._queue_student(pipe, update, now)
-            outcomes = pipe.execute()
+                self._queue_student(batch, update, now)
+
+        [outcomes] = self.commands.run(students)
         # A roster is written only after its student's script has not refused the student, so
         # the projection hash an erasure seals already names every class written here.
-        pipe = self.client.pipeline(transaction=False)
-        for update, outcome in zip(updates, outcomes, strict=True):
-            if outcome != REFUSED:
-                self._queue_rosters(pipe, update)
-        if tracking is not None:
-            self._advance_tracking(
-                keys=[self.keys.tracking(tracking.application_name)],
-                args=[tracking.notification_id],
-                client=pipe,
-            )
-        pipe.execute()
+        accepted = [
+            update
+            for update, outcome in zip(updates, outcomes, strict=True)
+            if outcome != scripts.REFUSED
+        ]
 
-    def _queue_student(self, pipe: Any, update: StudentUpdate, now: datetime) -> None:
+        def rosters(batch: Batch) -> None:
+            for update in accepted:
+                self._queue_rosters(batch, update)
+
+        def class_set(batch: Batch) -> None:
+            # After the rosters: an erasure emptying a roster meanwhile re-checks it (below).
+            for update in accepted:
+                self._queue_class_adds(batch, update)
+
+        self.commands.run(rosters, class_set, lambda batch: self._queue_tracking(batch, tracking))
+
+    def _queue_tracking(self, batch: Batch, tracking: Tracking | None) -> None:
+        if tracking is not None:
+            key = self.keys.tracking(tracking.application_name)
+            self._advance_tracking(
+                keys=[key], args=[tracking.notification_id], client=batch.on(key)
+            )
+
+    def _queue_student(self, batch: Batch, update: StudentUpdate, now: datetime) -> None:
         tenant, student = update.key.tenant_id, update.key.student_id
         snapshot_keys: list[str] = []
         snapshot_args: list[Any] = []
@@ -164,9 +143,10 @@ class RedisMasteryView(MasteryView):
                 continue  # already past its TTL: the API replays such dates
             snapshot_keys.append(self.keys.snapshot(tenant, student, day))
             snapshot_args += [_json(document), int(expires.timestamp()) if expires else 0]
+        projection = self.keys.projection(tenant, student)
         self._apply_student(
             keys=[
-                self.keys.projection(tenant, student),
+                projection,
                 self.keys.erased(tenant, student),
                 self.keys.current(tenant, student),
                 *snapshot_keys,
@@ -179,27 +159,25 @@ class RedisMasteryView(MasteryView):
                 len(snapshot_keys),
                 *snapshot_args,
             ],
-            client=pipe,
+            client=batch.on(projection),
         )
 
-    def _queue_rosters(self, pipe: Any, update: StudentUpdate) -> None:
+    def _queue_rosters(self, batch: Batch, update: StudentUpdate) -> None:
         tenant, student = update.key.tenant_id, update.key.student_id
-        self._set_roster_score(
-            keys=[self.keys.tenant_roster(tenant), self.keys.erased_from_tenant(tenant)],
-            args=[student, update.score],
-            client=pipe,
-        )
-        for class_id in update.classes:
+        rosters = [(self.keys.tenant_roster(tenant), self.keys.erased_from_tenant(tenant))]
+        rosters += [
+            (self.keys.class_roster(tenant, c), self.keys.erased_from_class(tenant, c))
+            for c in update.classes
+        ]
+        for roster, refusals in rosters:
             self._set_roster_score(
-                keys=[
-                    self.keys.class_roster(tenant, class_id),
-                    self.keys.erased_from_class(tenant, class_id),
-                ],
-                args=[student, update.score],
-                client=pipe,
+                keys=[roster, refusals], args=[student, update.score], client=batch.on(roster)
             )
-            # After the roster: an erasure emptying the roster meanwhile re-checks it (below).
-            pipe.sadd(self.keys.tenant_classes(tenant), class_id)
+
+    def _queue_class_adds(self, batch: Batch, update: StudentUpdate) -> None:
+        if update.classes:
+            name = self.keys.tenant_classes(update.key.tenant_id)
+            batch.on(name).sadd(name, *update.classes)
 
     def _expiry(self, day: date) -> datetime | None:
         if self.snapshot_ttl_days <= 0:
@@ -210,35 +188,46 @@ class RedisMasteryView(MasteryView):
         tenant, student = key.tenant_id, key.student_id
         doomed = [self.keys.current(tenant, student), self.keys.projection(tenant, student)]
         doomed += [self.keys.snapshot(tenant, student, day) for day in self.activity_dates(key)]
-        pipe = self.client.pipeline(transaction=False)
-        pipe.unlink(*doomed)
-        pipe.zrem(self.keys.tenant_roster(tenant), student)
-        for class_id in classes:
-            pipe.zrem(self.keys.class_roster(tenant, class_id), student)
-        pipe.execute()
+
+        def drop(batch: Batch) -> None:
+            unlink_in_slot(batch, doomed)
+            for roster in [self.keys.tenant_roster(tenant)] + [
+                self.keys.class_roster(tenant, class_id) for class_id in classes
+            ]:
+                batch.on(roster).zrem(roster, student)
+
+        self.commands.run(drop)
         self._forget_emptied_classes(tenant, classes)
 
     def erase_student(self, key: StudentKey, classes: Sequence[str]) -> None:
         tenant, student = key.tenant_id, key.student_id
-        raw_dates, raw_classes = self._seal_erased(
-            keys=[self.keys.erased(tenant, student), self.keys.projection(tenant, student)],
-            args=[int(datetime.now(UTC).timestamp())],
+        tombstone = self.keys.erased(tenant, student)
+        [[(raw_dates, raw_classes)]] = self.commands.run(
+            lambda batch: self._seal_erased(
+                keys=[tombstone, self.keys.projection(tenant, student)],
+                args=[int(datetime.now(UTC).timestamp())],
+                client=batch.on(tombstone),
+            )
         )
         # Sealed: no later script writes this student, so what it named is all there is.
         days = [date.fromisoformat(day) for day in orjson.loads(raw_dates)]
         doomed = [self.keys.current(tenant, student), self.keys.projection(tenant, student)]
         doomed += [self.keys.snapshot(tenant, student, day) for day in days]
-        pipe = self.client.pipeline(transaction=False)
-        pipe.unlink(*doomed)
         rosters = [(self.keys.tenant_roster(tenant), self.keys.erased_from_tenant(tenant))]
         class_ids = sorted({*classes, *orjson.loads(raw_classes)})
         rosters += [
             (self.keys.class_roster(tenant, c), self.keys.erased_from_class(tenant, c))
             for c in class_ids
         ]
-        for roster, refusals in rosters:
-            self._refuse_from_roster(keys=[roster, refusals], args=[student], client=pipe)
-        pipe.execute()
+
+        def drop(batch: Batch) -> None:
+            unlink_in_slot(batch, doomed)
+            for roster, refusals in rosters:
+                self._refuse_from_roster(
+                    keys=[roster, refusals], args=[student], client=batch.on(roster)
+                )
+
+        self.commands.run(drop)
         self._forget_emptied_classes(tenant, class_ids)
 
     def _forget_emptied_classes(self, tenant: str, class_ids: Sequence[str]) -> None:
@@ -258,25 +247,28 @@ class RedisMasteryView(MasteryView):
             self.client.sadd(self.keys.tenant_classes(tenant), *refilled)
 
     def _empty_rosters(self, tenant: str, class_ids: Sequence[str]) -> list[str]:
-        pipe = self.client.pipeline(transaction=False)
-        for class_id in class_ids:
-            pipe.zcard(self.keys.class_roster(tenant, class_id))
-        sizes = pipe.execute()
+        def count(batch: Batch) -> None:
+            for class_id in class_ids:
+                roster = self.keys.class_roster(tenant, class_id)
+                batch.on(roster).zcard(roster)
+
+        [sizes] = self.commands.run(count)
         return [c for c, size in zip(class_ids, sizes, strict=True) if int(size) == 0]
 
     def is_erased(self, key: StudentKey) -> bool:
         return bool(self.client.exists(self.keys.erased(key.tenant_id, key.student_id)))
 
     def drop_all(self, tenant_id: str | None = None) -> None:
+        """Delete every read model (or one tenant's): keys found by SCAN, on every master of a
+        cluster, and deleted in batches."""
         for pattern in self.keys.all_pattern(tenant_id):
             batch: list[Any] = []
-            for name in self.client.scan_iter(match=pattern, count=SCAN_BATCH):
+            for name in self.commands.scan(pattern):
                 batch.append(name)
                 if len(batch) >= SCAN_BATCH:
-                    self.client.unlink(*batch)
+                    self.commands.unlink(batch)
                     batch = []
-            if batch:
-                self.client.unlink(*batch)
+            self.commands.unlink(batch)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -319,12 +311,15 @@ class RedisMasteryView(MasteryView):
         return sorted(_text(m) for m in members)
 
     def classes_of(self, keys: Sequence[StudentKey]) -> dict[StudentKey, list[str]]:
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(self.keys.projection(key.tenant_id, key.student_id), "classes")
+        def classes(batch: Batch) -> None:
+            for key in keys:
+                name = self.keys.projection(key.tenant_id, key.student_id)
+                batch.on(name).hget(name, "classes")
+
+        [values] = self.commands.run(classes)
         return {
             key: sorted(orjson.loads(value)) if value is not None else []
-            for key, value in zip(keys, pipe.execute(), strict=True)
+            for key, value in zip(keys, values, strict=True)
         }
 
 

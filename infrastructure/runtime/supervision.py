@@ -41,6 +41,11 @@ TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     psycopg_pool.PoolTimeout,
     redis.ConnectionError,
     redis.TimeoutError,
+    # A Redis Cluster electing a master, moving slots, or with a slot uncovered:
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,
+    redis.exceptions.SlotNotCoveredError,
     ConnectionError,
     TimeoutError,
 )

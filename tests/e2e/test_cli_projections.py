@@ -10,18 +10,18 @@ import sys
 import time
 from pathlib import Path
 
-import redis
-
 from infrastructure.redis_views.keys import Keys
+from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
-from tests.support import write_jsonl
+from tests.support import Connect, write_jsonl
 
 
-def environment(database_url: str, redis_url: str, prefix: str) -> dict[str, str]:
+def environment(database_url: str, redis: Settings, prefix: str) -> dict[str, str]:
     return dict(
         os.environ,
         MASTERY_DATABASE_URL=database_url,
-        MASTERY_REDIS_URL=redis_url,
+        MASTERY_REDIS_URL=str(redis.redis_url),
+        MASTERY_REDIS_CLUSTER=str(redis.redis_cluster).lower(),
         MASTERY_REDIS_PREFIX=prefix,
         MASTERY_SNAPSHOT_TTL_DAYS="0",
         COLUMNS="200",
@@ -40,9 +40,13 @@ def mastery(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_rebuild_status_and_check(
-    database_url: str, redis_server_url: str, redis_prefix: str, tmp_path: Path
+    database_url: str,
+    redis_settings: Settings,
+    redis_prefix: str,
+    tmp_path: Path,
+    redis_connect: Connect,
 ) -> None:
-    env = environment(database_url, redis_server_url, redis_prefix)
+    env = environment(database_url, redis_settings, redis_prefix)
     events = list(cohort_events(CohortShape(students=20, events=1500, tenant_id="ops", seed=5)))
     assert mastery(env, "backfill", str(write_jsonl(tmp_path / "e.jsonl", events))).returncode == 0
 
@@ -60,7 +64,7 @@ def test_rebuild_status_and_check(
     assert check.returncode == 0, check.stdout + check.stderr
     assert "match the event store" in check.stdout
 
-    client = redis.Redis.from_url(redis_server_url)
+    client = redis_connect(redis_settings)
     key = Keys(redis_prefix).current("ops", "s00003")
     document = json.loads(client.get(key) or b"{}")
     document["mastery_score"] = 0.001
@@ -75,9 +79,13 @@ def test_rebuild_status_and_check(
 
 
 def test_project_follows_new_events_and_stops_cleanly_on_sigterm(
-    database_url: str, redis_server_url: str, redis_prefix: str, tmp_path: Path
+    database_url: str,
+    redis_settings: Settings,
+    redis_prefix: str,
+    tmp_path: Path,
+    redis_connect: Connect,
 ) -> None:
-    env = environment(database_url, redis_server_url, redis_prefix)
+    env = environment(database_url, redis_settings, redis_prefix)
     projector = subprocess.Popen(
         [sys.executable, "-m", "api.cli.main", "project"],
         env=env,
@@ -90,7 +98,7 @@ def test_project_follows_new_events_and_stops_cleanly_on_sigterm(
         assert (
             mastery(env, "backfill", str(write_jsonl(tmp_path / "l.jsonl", events))).returncode == 0
         )
-        client = redis.Redis.from_url(redis_server_url)
+        client = redis_connect(redis_settings)
         deadline = time.monotonic() + 30
         key = Keys(redis_prefix).current("live", "s00001")
         while client.get(key) is None and time.monotonic() < deadline:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import redis
 
 from infrastructure.bootstrap import Container, build
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 from projections.view import StudentKey
+from tests.support import Connect
 
 SHAPE = CohortShape(students=12, events=300, days=10, tenant_id="classes", seed=5)
 
@@ -23,7 +23,7 @@ def built(full_settings: Settings) -> Iterator[Container]:
 
 
 def test_a_rebuild_fills_the_class_set_that_older_read_models_lack(
-    built: Container, full_settings: Settings
+    built: Container, full_settings: Settings, redis_connect: Connect
 ) -> None:
     events = list(cohort_events(SHAPE))
     built.ingest.ingest(events)
@@ -35,7 +35,7 @@ def test_a_rebuild_fills_the_class_set_that_older_read_models_lack(
     memberships = built.view.classes_of(keys)
     assert all(memberships[key] for key in keys)
 
-    client = redis.Redis.from_url(str(full_settings.redis_url))
+    client = redis_connect(full_settings)
     client.unlink(built.view.keys.tenant_classes("classes"))  # as a release before issue 13
     for key in keys:
         client.hdel(built.view.keys.projection(key.tenant_id, key.student_id), "classes")
@@ -44,4 +44,3 @@ def test_a_rebuild_fills_the_class_set_that_older_read_models_lack(
 
     assert built.view.class_ids("classes") == classes
     assert built.view.classes_of(keys) == memberships
-    client.close()

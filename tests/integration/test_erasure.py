@@ -7,7 +7,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 
 from domain.errors import StudentErasedError
 from domain.student_mastery import student_aggregate_id
@@ -16,7 +15,7 @@ from infrastructure.event_store.keys import MasterKey
 from infrastructure.redis_views.keys import Keys
 from infrastructure.settings import Settings
 from projections.view import StudentKey
-from tests.support import erase
+from tests.support import Connect, erase
 
 MASTER = MasterKey.generate()
 
@@ -77,7 +76,9 @@ def test_stored_events_hold_no_readable_personal_field(secret_settings: Settings
     assert not any(field in state for state in states for field in personal("ann"))
 
 
-def test_erasure_shreds_one_student_and_leaves_the_others(secret_settings: Settings) -> None:
+def test_erasure_shreds_one_student_and_leaves_the_others(
+    secret_settings: Settings, redis_connect: Connect
+) -> None:
     with build(secret_settings) as built:
         built.ingest.ingest([event(n, s) for s in ("eve", "bob") for n in range(8)])
         built.projector.catch_up()
@@ -100,7 +101,7 @@ def test_erasure_shreds_one_student_and_leaves_the_others(secret_settings: Setti
         with pytest.raises(StudentErasedError):
             list(built.application.learning_events("gdpr", "eve"))
 
-        client = redis.Redis.from_url(str(secret_settings.redis_url))
+        client = redis_connect(secret_settings)
         keys = Keys(secret_settings.redis_prefix)
         assert list(client.scan_iter(match=f"{keys.student_tag('gdpr', 'eve')}*")) == []
         assert client.zscore(keys.tenant_roster("gdpr"), "eve") is None

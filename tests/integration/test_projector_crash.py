@@ -25,6 +25,7 @@ def start_projector(settings: Settings) -> subprocess.Popen[bytes]:
         os.environ,
         MASTERY_DATABASE_URL=str(settings.database_url),
         MASTERY_REDIS_URL=str(settings.redis_url),
+        MASTERY_REDIS_CLUSTER=str(settings.redis_cluster).lower(),
         MASTERY_REDIS_PREFIX=settings.redis_prefix,
         MASTERY_SNAPSHOT_TTL_DAYS="0",
         MASTERY_PROJECTION_BATCH_SIZE="1000",

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-import redis
 from eventsourcing.persistence import Tracking
 
 from infrastructure.redis_views.keys import Keys
@@ -25,11 +24,9 @@ def view(request: pytest.FixtureRequest) -> Iterator[MasteryView]:
     if request.param == "memory":
         yield InMemoryMasteryView()
         return
-    url = request.getfixturevalue("redis_server_url")
+    client = request.getfixturevalue("redis_connect")(request.getfixturevalue("redis_settings"))
     prefix = request.getfixturevalue("redis_prefix")
-    client = redis.Redis.from_url(url)
     yield RedisMasteryView(client, Keys(prefix), snapshot_ttl_days=0)
-    client.close()
 
 
 def update(

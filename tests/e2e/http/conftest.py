@@ -58,12 +58,14 @@ def module_database_url(server_database_url: str) -> Iterator[str]:
 def api_settings(
     module_database_url: str,
     redis_url: str,
+    redis_cluster: bool,
     public_pem: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     return Settings(
         database_url=module_database_url,
         redis_url=redis_url,
+        redis_cluster=redis_cluster,
         redis_prefix=f"test-{uuid.uuid4().hex[:8]}:",
         data_dir=Path(tmp_path_factory.mktemp("data")),
         jwt_secret=SECRET,

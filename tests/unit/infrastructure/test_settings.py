@@ -122,6 +122,23 @@ def test_a_number_that_is_not_an_integer_is_refused(value: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "cluster"),
+    [
+        *[("true", True), (" TRUE ", True), ("1", True), ("yes", True), ("on", True)],
+        *[("false", False), ("0", False), ("No", False), ("off", False), ("", False)],
+    ],
+)
+def test_the_redis_cluster_switch_reads_true_and_false(value: str, cluster: bool) -> None:
+    assert from_env(REDIS_CLUSTER=value).redis_cluster is cluster
+
+
+def test_a_redis_cluster_switch_that_is_not_a_boolean_names_the_variable() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        from_env(REDIS_CLUSTER="cluster")
+    assert str(raised.value) == "MASTERY_REDIS_CLUSTER must be true or false, got 'cluster'"
+
+
+@pytest.mark.parametrize(
     ("url", "message"),
     [
         ("mysql://db/x", "MASTERY_DATABASE_URL must be a postgresql:// URL, got scheme 'mysql'"),

@@ -154,3 +154,18 @@ def test_transient_failures_are_found_through_the_cause_chain() -> None:
     wrapped.__cause__ = redis.ConnectionError("down")
     assert is_transient(wrapped)
     assert not is_transient(ValueError("bad input"))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.exceptions.ClusterDownError("CLUSTERDOWN The cluster is down"),
+        redis.exceptions.MasterDownError("MASTERDOWN Link with MASTER is down"),
+        redis.exceptions.TryAgainError("TRYAGAIN"),
+        redis.exceptions.MovedError("3999 127.0.0.1:6381"),
+        redis.exceptions.SlotNotCoveredError("slot 7 is not covered"),
+    ],
+)
+def test_a_redis_cluster_in_failover_or_resharding_is_waited_out(error: Exception) -> None:
+    assert is_transient(error)
+    assert not is_transient(redis.exceptions.RedisClusterException("keys in two slots"))

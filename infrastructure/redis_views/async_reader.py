@@ -38,9 +38,11 @@ class AsyncCurrentReader:
         (the live generation's pointer) in the same round trip."""
         tenant, student = key.tenant_id, key.student_id
         pipe = self.client.pipeline(transaction=False)
-        pipe.mget(keys.current(tenant, student), keys.erased(tenant, student))
+        # GETs, not MGET: a cluster pipeline refuses MGET (each GET goes to its key's master).
+        pipe.get(keys.current(tenant, student))
+        pipe.get(keys.erased(tenant, student))
         pipe.get(other)
-        (raw, erased), value = await pipe.execute()
+        raw, erased, value = await pipe.execute()
         return self._document(key, raw, erased), value
 
     async def get(self, name: str) -> Any:

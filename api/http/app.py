@@ -9,9 +9,8 @@ the ids and the role's rights have been checked.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import anyio.to_thread
@@ -25,24 +24,19 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from api.http import classes, events, ops, students, xapi
-from api.http.generations import GenerationPicker
 from api.http.guard import problem_for
 from api.http.metrics import Metrics
 from api.http.middleware import RequestContextMiddleware
 from api.http.openapi import openapi_document
 from api.http.problems import ProblemError, problem_response
-from api.http.services import ResponseCache, Services, started_services
+from api.http.services import Services
+from api.http.startup import started_services
 from api.mcp.http import McpHttp
-from domain.mastery.formulas import formula_named
 from infrastructure.auth.tokens import TokenVerifier
 from infrastructure.bootstrap import Container, build
-from infrastructure.generations.registry import Generation
-from infrastructure.redis_views.async_reader import AsyncCurrentReader
-from infrastructure.redis_views.connect import async_redis_client
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 from infrastructure.xapi.translate import Translator
-from projections.queries import StudentQueries
 
 # The dashboard (SPEC §11): static files, a client of /v1 like any other (docs/dashboard.md).
 DASHBOARD = Path(__file__).parent / "dashboard"
@@ -60,14 +54,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             built = container if container is not None else stack.enter_context(build(settings))
             services = started_services(built, verifier, metrics, stack)
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
-            fast_current = AsyncCurrentReader(async_redis_client(built.settings), built.view.keys)
-            stack.push_async_callback(fast_current.close)
-            services.fast_current = fast_current
             _calm_garbage_collector()
             services.xapi = statements
-            services.generations = GenerationPicker(
-                fast_current, built.generations, _generation_services(services, built)
-            )
             app.state.services = services
             await stack.enter_async_context(mcp.running())
             yield
@@ -106,37 +94,6 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
 def services_of_app(app: Starlette) -> Services:
     services: Services = app.state.services
     return services
-
-
-def _generation_services(root: Services, built: Container) -> Callable[[Generation], Services]:
-    """Each generation's Services: its view, its queries, its response cache (documents of
-    two generations may share a position), kept by prefix and formula; ``main`` is ``root``."""
-    made: dict[tuple[str, str], Services] = {}
-
-    def services_for(generation: Generation) -> Services:
-        identity = (generation.prefix, generation.formula)
-        if identity == (root.view.keys.prefix, root.formula):
-            return root
-        if identity not in made:
-            view = built.view_of(generation)
-            # Where the read models cannot answer, replays use the generation's formula.
-            queries = StudentQueries(
-                view,
-                built.application,
-                snapshot_ttl_days=built.settings.snapshot_ttl_days,
-                formula=formula_named(generation.formula),
-            )
-            made[identity] = replace(
-                root,
-                view=view,
-                queries=queries,
-                responses=ResponseCache(),
-                generation=generation.name,
-                formula=generation.formula,
-            )
-        return made[identity]
-
-    return services_for
 
 
 def _calm_garbage_collector() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,7 +13,6 @@ from starlette.requests import Request
 from api.http.metrics import Metrics
 from domain.mastery.formulas import DEFAULT_FORMULA
 from infrastructure.auth.tokens import TokenVerifier
-from infrastructure.bootstrap import Container
 from infrastructure.compliance.access_log import AccessLog
 from infrastructure.event_store.application import MasteryApplication
 from infrastructure.ingest.service import IngestService
@@ -75,33 +73,6 @@ class Services:
     generations: Picker | None = None  # which generation a request reads (api.http.generations)
     # Every generation's read models by name, as the registry says now (erasure seals all).
     generation_views: Callable[[], Mapping[str, MasteryView]] | None = None
-
-
-def started_services(
-    built: Container, verifier: TokenVerifier, metrics: Metrics, stack: AsyncExitStack
-) -> Services:
-    """The services of ``built``, with the access-log writer started; ``stack`` flushes and
-    stops it. The API's lifespan and ``mastery mcp`` (stdio) build theirs here."""
-    access_log = AccessLog(built.settings.require_database_url())
-    built.workers.add(access_log.health)
-    access_log.start()
-    stack.callback(access_log.close)
-    return Services(
-        settings=built.settings,
-        application=built.application,
-        ingest=built.ingest,
-        view=built.view,
-        redis=built.redis,
-        projector=built.projector,
-        workers=built.workers,
-        queries=StudentQueries(
-            built.view, built.application, snapshot_ttl_days=built.settings.snapshot_ttl_days
-        ),
-        verifier=verifier,
-        access_log=access_log,
-        metrics=metrics,
-        generation_views=built.generation_views,
-    )
 
 
 @dataclass(frozen=True, slots=True)

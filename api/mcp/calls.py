@@ -198,6 +198,8 @@ class CallGuard:
         if ctx.method not in ("tools/call", "resources/read"):
             return await call_next(ctx)
         services: Services = ctx.lifespan_context
+        if services.generations is not None:  # the live generation, read once per call
+            services = (await services.generations.pick(None, None)).services
         call = self._call_of(ctx, services)
         reset = _CALL.set(call)
         try:

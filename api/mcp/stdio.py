@@ -17,7 +17,8 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 
 from api.http.metrics import Metrics
-from api.http.services import Services, started_services
+from api.http.services import Services
+from api.http.startup import started_services
 from api.mcp.calls import token_principal
 from api.mcp.server import mastery_server
 from infrastructure.auth.tokens import TokenVerifier

@@ -8,7 +8,9 @@ import random
 import time
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
+import anyio
 import pytest
 
 from domain.mastery import carried_forward, mastery_from_document
@@ -21,6 +23,8 @@ from infrastructure.generations.registry import MAIN, Generation, GenerationErro
 from infrastructure.projection.histories import StoredHistories
 from projections.mastery_projection import student_update
 from projections.view import PROJECTION_NAME, StudentKey
+from tests.e2e.http.mcp_support import answer as mcp_answer
+from tests.e2e.http.mcp_support import http_session, token
 from tests.e2e.http.rollout import Answer, Load, Writer, api_process, quiz_event, until
 from tests.e2e.http.support import Api
 
@@ -259,3 +263,26 @@ def check_scores(
             at,
         )
     assert candidate.name == "candidate"
+
+
+def test_mcp_tools_read_the_live_generation_as_the_api_does(
+    api: Api, tenant: str, clean_generations: Container
+) -> None:
+    container = clean_generations
+    seeded(container, tenant, ["s1"], 6)
+    registry = container.generations
+    lifecycle.build(registry, "next", formula_named(CANDIDATE), container.projector_of)
+    admin = api.as_("admin", "root", tenant)
+    before = anyio.run(_mcp_mastery, api, tenant)
+    assert (before["generation"], before["formula"]) == (MAIN, DEFAULT_FORMULA.name)
+
+    registry.point_at(registry.get("next"))
+    after = anyio.run(_mcp_mastery, api, tenant)
+    assert (after["generation"], after["formula"]) == ("next", CANDIDATE)
+    assert after == admin.get("/v1/students/s1/mastery").json()
+
+
+async def _mcp_mastery(api: Api, tenant: str) -> dict[str, Any]:
+    async with http_session(api, token(api, "admin", "root", tenant)) as session:
+        answered: dict[str, Any] = await mcp_answer(session, "get_mastery", student_id="s1")
+        return answered

@@ -49,6 +49,7 @@ from domain.mastery.formulas import formula_named
 from infrastructure.bootstrap import build
 from infrastructure.generations import lifecycle
 from infrastructure.migrate import upgrade
+from infrastructure.runtime.priority import lower_priority
 from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 
@@ -138,17 +139,18 @@ def for_seconds(seconds: float) -> Callable[[], bool]:
     return lambda: time.monotonic() >= deadline
 
 
-def build_beside(settings: Settings, formula: str, events: int) -> tuple[Any, Any]:
+def build_beside(settings: Settings, formula: str, events: int, nice: int) -> tuple[Any, Any]:
     """``generations build candidate`` in a process of its own, as an operator runs it; its
     figures come on the returned queue."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    process = context.Process(target=_build, args=(settings, formula, events, out))
+    process = context.Process(target=_build, args=(settings, formula, events, nice, out))
     process.start()
     return process, out
 
 
-def _build(settings: Settings, formula: str, events: int, out: Any) -> None:
+def _build(settings: Settings, formula: str, events: int, nice: int, out: Any) -> None:
+    lower_priority(nice)  # as `mastery generations build --nice` does
     with build(settings) as built:
         started = time.monotonic()
         generation = lifecycle.build(
@@ -180,6 +182,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--formula", default="bkt-v1", help="the new generation's formula")
     parser.add_argument("--workers", type=int, default=None, help="bulk worker processes")
+    parser.add_argument(
+        "--nice", type=int, default=10, help="the build's priority (generations build --nice)"
+    )
     args = parser.parse_args()
     formula = args.formula
     try:
@@ -207,7 +212,7 @@ def main() -> None:
             live_shape(args.students, args.rate, "idle"),
             for_seconds(args.seconds),
         )
-        builder, figures = build_beside(settings, formula, args.events)
+        builder, figures = build_beside(settings, formula, args.events, args.nice)
         during = live_lag(
             settings,
             args.rate,
@@ -230,6 +235,7 @@ def main() -> None:
         "events": args.events,
         "students": args.students,
         "formula": formula,
+        "build_nice": args.nice,
         "server": facts,
         "machine": machine(),
         "baseline_plain_rebuild": plain,

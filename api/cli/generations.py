@@ -16,6 +16,7 @@ from domain.mastery.formulas import DEFAULT_FORMULA, UnknownFormulaError, formul
 from infrastructure.bootstrap import Container
 from infrastructure.generations import lifecycle
 from infrastructure.generations.registry import Generation, GenerationError, check_generation_name
+from infrastructure.runtime.priority import lower_priority
 
 app = typer.Typer(help="Generations of read models: build one beside the live one, switch.")
 
@@ -55,6 +56,15 @@ def build(
     formula: Annotated[
         str, typer.Option(help="The formula it computes with.")
     ] = DEFAULT_FORMULA.name,
+    nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="Lower the build's CPU priority by this much (its worker processes too), so "
+            "the live generation's projector and the API keep their share; 0: same priority.",
+        ),
+    ] = 10,
 ) -> None:
     """Build a generation from the event store beside the live one, which keeps serving and
     following events; a running projector follows it from then on."""
@@ -63,6 +73,7 @@ def build(
         policy = formula_named(formula)
     except (GenerationError, UnknownFormulaError) as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    lower_priority(nice)
     columns = (
         TextColumn(f"building {name}"),
         BarColumn(),

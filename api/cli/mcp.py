@@ -14,7 +14,6 @@ from api.cli.common import (
     logging_level,
     reported_errors,
 )
-from api.mcp.stdio import serve_stdio
 from infrastructure.auth.tokens import InvalidTokenError, TokenVerifier
 from infrastructure.runtime.logging import configure_logging
 
@@ -46,4 +45,6 @@ def mcp(
     except InvalidTokenError as exc:
         raise fail(f"the token is not valid: {exc}", EXIT_USAGE) from None
     with container(redis=True, settings=settings) as built:
+        from api.mcp.stdio import serve_stdio  # noqa: PLC0415 - the MCP SDK takes a second to import
+
         serve_stdio(built, verifier, given)

@@ -10,7 +10,6 @@ import uvicorn
 from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
 from api.cli.project import lead_projector
 from api.cli.serve import server_options
-from api.http.app import create_app
 from infrastructure.bootstrap import Container
 from infrastructure.kafka.workers import run_workers
 from infrastructure.runtime import heartbeat
@@ -37,6 +36,8 @@ def serve_everything(built: Container, host: str | None, port: int | None) -> No
     """Run the projector and the Kafka workers in threads and serve the API in this one; a
     signal stops the server, then the workers finish their batch and stop. The projector and
     the publisher lead at once unless another process leads their streams (they stand by)."""
+    from api.http.app import create_app  # noqa: PLC0415 - the web stack and the MCP SDK take a second to import: keep other commands fast
+
     settings = built.settings
     heartbeat.enable(settings.health_dir)
     stop = threading.Event()

@@ -11,7 +11,6 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from api.cli.common import check_api, command_settings, container, logging_level, reported_errors
-from api.http.app import app_from_env, create_app
 from infrastructure.runtime.logging import configure_logging
 from infrastructure.settings import Settings
 
@@ -35,6 +34,8 @@ def serve(
         if count > 1:
             _serve_in_processes(settings, count, server_options(settings, host, port))
             return
+        from api.http.app import create_app  # noqa: PLC0415 - the web stack and the MCP SDK take a second to import: keep other commands fast
+
         uvicorn.run(create_app(settings, built), **server_options(settings, host, port))
 
 
@@ -61,6 +62,8 @@ def _serve_in_processes(settings: Settings, count: int, options: dict[str, Any])
     set. ``uvicorn.run`` accepts only an import string for several workers, hence its two
     steps (bind, supervise) here.
     """
+    from api.http.app import app_from_env  # noqa: PLC0415 - the web stack and the MCP SDK take a second to import: keep other commands fast
+
     config = uvicorn.Config(partial(app_from_env, settings), factory=True, workers=count, **options)
     with contextlib.suppress(KeyboardInterrupt):
         Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -112,6 +112,9 @@ class Finding:
         return f"{self.check} {self.title}: {self.resource} in {self.file}"
 
 
+SCANNED_FRAMEWORKS = frozenset({"kubernetes", "dockerfile"})
+
+
 def checkov_findings(folder: Path) -> list[Finding]:
     """checkov's failed checks over the manifests and Dockerfiles in ``folder``. The checks the
     templates skip each say why, in a ``checkov.io/skip`` annotation."""
@@ -128,6 +131,18 @@ def checkov_findings(folder: Path) -> list[Finding]:
         raise RuntimeError(f"checkov failed ({result.returncode}): {result.stderr[-2000:]}")
     reports = json.loads(result.stdout)
     reports = reports if isinstance(reports, list) else [reports]
+    scanned = {
+        report.get("check_type")
+        for report in reports
+        if report.get("summary", {}).get("resource_count", 0) > 0
+    }
+    if not scanned >= SCANNED_FRAMEWORKS:
+        # checkov skips what it takes for hidden (a folder under a dot-directory, such as a
+        # pytest --basetemp of .pytest-tmp) and then reports no finding: never a pass.
+        raise RuntimeError(
+            f"checkov scanned {sorted(str(s) for s in scanned) or 'nothing'} in {folder}, "
+            f"not every framework of {sorted(SCANNED_FRAMEWORKS)}"
+        )
     return [
         Finding(
             failed["check_id"],

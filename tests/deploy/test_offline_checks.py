@@ -4,6 +4,8 @@ one does catch what it is there for: the Kubernetes schemas, hadolint, checkov."
 from __future__ import annotations
 
 import copy
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,12 +52,28 @@ def test_hadolint_reports_a_careless_dockerfile(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def checkov_on_chart(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+def checkov_on_chart() -> Iterator[list[str]]:
     """One checkov run over every value set's render, the Dockerfile, and a careless render
-    (a writable root, no limits) that must be caught."""
+    (a writable root, no limits) that must be caught. In the system's temporary folder, not
+    under pytest's --basetemp: checkov skips anything under a dot-directory (.pytest-tmp)."""
     if checkov_executable() is None:
         pytest.skip(f"checkov is not installed in {TOOLS_VENV}: `make tools` creates it")
-    folder = tmp_path_factory.mktemp("checkov")
+    with tempfile.TemporaryDirectory(prefix="mastery-checkov-") as name:
+        folder = Path(name)
+        yield _scanned_with_a_careless_render(folder)
+
+
+def test_checkov_refuses_to_pass_a_folder_it_skipped(tmp_path: Path) -> None:
+    if checkov_executable() is None:
+        pytest.skip(f"checkov is not installed in {TOOLS_VENV}: `make tools` creates it")
+    hidden = tmp_path / ".hidden"
+    hidden.mkdir()
+    write_scanned(hidden)
+    with pytest.raises(RuntimeError, match="not every framework"):
+        checkov_findings(hidden)
+
+
+def _scanned_with_a_careless_render(folder: Path) -> list[str]:
     write_scanned(folder)
     careless = render(VALUE_SETS["default"])
     for each in careless:

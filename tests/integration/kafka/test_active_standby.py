@@ -212,6 +212,17 @@ class Feeder(threading.Thread):
                 self.fed = end
 
 
+def _until_behind(position: Callable[[], int], head: Callable[[], int], after: float) -> None:
+    """Return once ``after`` seconds have passed and the leader's position is behind the head,
+    polled every few milliseconds (up to 30 s: past that the kill proceeds anyway, and the
+    test's count of kills with work in hand says so)."""
+    started = time.monotonic()
+    while time.monotonic() - started < 30.0:
+        if time.monotonic() - started >= after and position() < head():
+            return
+        time.sleep(0.003)
+
+
 def _run(settings: Settings, tmp_path: Path, *, kills: int, events: int) -> None:
     cohort = list(
         cohort_events(CohortShape(students=60, events=events, days=20, tenant_id=TENANT, seed=7))
@@ -244,7 +255,10 @@ def _run(settings: Settings, tmp_path: Path, *, kills: int, events: int) -> None
             workers = pools[role]
             feeder.allow((done + 1) / (rounds + 1))
             leader = _leader(workers)
-            time.sleep(rng.uniform(0.3, 1.0))  # let it work a while: kill it mid-stream
+            # Kill it mid-stream: as soon as it is seen behind the store's head while the feeder
+            # writes (a fixed pause let a fast leader catch up first, and then no kill found
+            # work in hand).
+            _until_behind(positions[role], watching.application.head, rng.uniform(0.0, 0.3))
             leader.kill()
             behind += positions[role]() < watching.application.head()
             killed_at = time.monotonic()

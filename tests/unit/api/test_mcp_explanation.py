@@ -21,6 +21,7 @@ def document(**changes: Any) -> MasteryOut:
         "student_id": "s1",
         "position": 7,
         "source": "read_model",
+        "generation": "main",
         "stale": False,
         "no_data": False,
         "event_count": 9,
@@ -132,6 +133,7 @@ def test_before_the_first_event_the_summary_says_there_is_no_data() -> None:
                 "student_id": "s1",
                 "position": None,
                 "source": "replay",
+                "generation": "main",
                 "stale": False,
                 "no_data": True,
             }

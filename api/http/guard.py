@@ -141,20 +141,42 @@ class _Access:
     class_id: str | None = None
 
     def entry(self, request_id: str, status: int) -> AccessEntry:
-        principal = self.principal
-        return AccessEntry(
-            at=datetime.now(UTC),
-            request_id=request_id,
-            subject=principal.subject if principal else "-",
-            role=principal.role.value if principal else "-",
-            tenant_id=principal.tenant_id if principal else "-",
+        return access_entry(
+            self.principal,
+            request_id,
+            status,
             student_id=self.student_id,
             class_id=self.class_id,
             route=self.route,
             action=self.action,
-            outcome="ok" if status < 400 else OUTCOMES.get(status, "error"),
-            status=status,
         )
+
+
+def access_entry(
+    principal: Principal | None,
+    request_id: str,
+    status: int,
+    *,
+    student_id: str | None,
+    class_id: str | None,
+    route: str,
+    action: str,
+) -> AccessEntry:
+    """The access-log row of one read (an HTTP request or an MCP call); ``-`` for a caller
+    that could not be identified."""
+    return AccessEntry(
+        at=datetime.now(UTC),
+        request_id=request_id,
+        subject=principal.subject if principal else "-",
+        role=principal.role.value if principal else "-",
+        tenant_id=principal.tenant_id if principal else "-",
+        student_id=student_id,
+        class_id=class_id,
+        route=route,
+        action=action,
+        outcome="ok" if status < 400 else OUTCOMES.get(status, "error"),
+        status=status,
+    )
 
 
 async def _guarded(

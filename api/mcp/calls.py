@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -24,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
-from api.http.guard import OUTCOMES, as_problem, scope_of
+from api.http.guard import access_entry, as_problem, scope_of
 from api.http.problems import TITLES, ProblemError, unauthorized
 from api.http.services import Services
 from domain.identifiers import check_identifier
@@ -94,19 +93,14 @@ class McpCall:
         return principal
 
     def entry(self) -> AccessEntry:
-        principal, status = self.principal, self.status or 500
-        return AccessEntry(
-            at=datetime.now(UTC),
-            request_id=self.request_id,
-            subject=principal.subject if principal else "-",
-            role=principal.role.value if principal else "-",
-            tenant_id=principal.tenant_id if principal else "-",
+        return access_entry(
+            self.principal,
+            self.request_id,
+            self.status or 500,
             student_id=self.student_id,
             class_id=self.class_id,
             route=self.route,
             action=self.action,
-            outcome="ok" if status < 400 else OUTCOMES.get(status, "error"),
-            status=status,
         )
 
 

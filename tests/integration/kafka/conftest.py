@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import pytest
 
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, database_parts
+from tests.e2e.http.support import CuttableProxy
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +56,12 @@ def kafka_settings(base: Settings, bootstrap: str, **overrides: object) -> Setti
 @pytest.fixture
 def kafka(settings: Settings, kafka_bootstrap: str) -> Settings:
     return kafka_settings(settings, kafka_bootstrap)
+
+
+@pytest.fixture
+def proxy(kafka: Settings) -> Iterator[CuttableProxy]:
+    """A cuttable TCP proxy in front of the test's PostgreSQL (see ``through``)."""
+    parts = database_parts(kafka.require_database_url())
+    cuttable = CuttableProxy(parts.host, parts.port)
+    yield cuttable
+    cuttable.close()

@@ -7,13 +7,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from infrastructure.kafka.topics import ensure_topics
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, database_parts
+from tests.e2e.http.support import CuttableProxy
 
 Message = tuple[bytes | None, bytes | None]  # key, value
 
@@ -161,3 +163,11 @@ def running(
     assert not thread.is_alive(), "worker did not stop"
     if failure:
         raise failure[0]
+
+
+def through(settings: Settings, proxy: CuttableProxy) -> Settings:
+    """``settings`` with the database reached through ``proxy``."""
+    parts = database_parts(settings.require_database_url())
+    password = f":{parts.password}" if parts.password else ""
+    url = f"postgresql://{parts.user}{password}@127.0.0.1:{proxy.port}/{parts.dbname}"
+    return replace(settings, database_url=url)

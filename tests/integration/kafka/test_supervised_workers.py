@@ -4,8 +4,6 @@ of their own loop, resume, and report what they went through in their health."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from infrastructure.kafka.consumer import IngestWorker
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.kafka.workers import run_consumer, run_publisher
 from infrastructure.runtime.supervision import WorkerHealth, Workers, WorkerState
-from infrastructure.settings import Settings, database_parts
+from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 from tests.e2e.http.support import CuttableProxy
 from tests.integration.kafka.support import (
@@ -24,24 +22,10 @@ from tests.integration.kafka.support import (
     produce,
     read_topic,
     running,
+    through,
     wait_for,
 )
 from tests.support import learning_event_rows
-
-
-@pytest.fixture
-def proxy(kafka: Settings) -> Iterator[CuttableProxy]:
-    parts = database_parts(kafka.require_database_url())
-    cuttable = CuttableProxy(parts.host, parts.port)
-    yield cuttable
-    cuttable.close()
-
-
-def _through(settings: Settings, proxy: CuttableProxy) -> Settings:
-    parts = database_parts(settings.require_database_url())
-    password = f":{parts.password}" if parts.password else ""
-    url = f"postgresql://{parts.user}{password}@127.0.0.1:{proxy.port}/{parts.dbname}"
-    return replace(settings, database_url=url)
 
 
 def _only(registry: Workers) -> WorkerHealth:
@@ -56,7 +40,7 @@ def _events(tenant: str, count: int) -> list[dict[str, Any]]:
 def test_the_consumer_survives_a_failing_loop_and_a_database_outage(
     kafka: Settings, proxy: CuttableProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _through(kafka, proxy)
+    settings = through(kafka, proxy)
     database = kafka.require_database_url()
     events = _events("ksup", 300)
     step = IngestWorker._step
@@ -97,7 +81,7 @@ def _published(settings: Settings) -> int:
 def test_the_publisher_survives_a_database_outage(kafka: Settings, proxy: CuttableProxy) -> None:
     """The event store's own retries hold the publisher inside a call while the database is
     away: its health shows no progress (what readiness turns into 503) until it resumes."""
-    settings = _through(kafka, proxy)
+    settings = through(kafka, proxy)
     events = _events("psup", 200)
     with build(kafka) as built:
         built.ingest.ingest(events[:100])

@@ -4,34 +4,15 @@ PostgreSQL restart ended with exit code 1."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
-
-import pytest
 from structlog.testing import capture_logs
 
 from infrastructure.bootstrap import build
 from infrastructure.kafka.publisher import ResultsPublisher
 from infrastructure.kafka.workers import run_publisher
-from infrastructure.settings import Settings, database_parts
+from infrastructure.settings import Settings
 from infrastructure.synthetic import CohortShape, cohort_events
 from tests.e2e.http.support import CuttableProxy
-from tests.integration.kafka.support import running, wait_for
-
-
-@pytest.fixture
-def proxy(kafka: Settings) -> Iterator[CuttableProxy]:
-    parts = database_parts(kafka.require_database_url())
-    cuttable = CuttableProxy(parts.host, parts.port)
-    yield cuttable
-    cuttable.close()
-
-
-def _through(settings: Settings, proxy: CuttableProxy) -> Settings:
-    parts = database_parts(settings.require_database_url())
-    password = f":{parts.password}" if parts.password else ""
-    url = f"postgresql://{parts.user}{password}@127.0.0.1:{proxy.port}/{parts.dbname}"
-    return replace(settings, database_url=url)
+from tests.integration.kafka.support import running, through, wait_for
 
 
 def _published(settings: Settings) -> int:
@@ -47,7 +28,7 @@ def test_a_publisher_started_while_the_database_is_down_waits_and_then_publishes
         built.ingest.ingest(events)
         head = built.application.head()
     proxy.cut()
-    with capture_logs() as logs, running(run_publisher, _through(kafka, proxy)):
+    with capture_logs() as logs, running(run_publisher, through(kafka, proxy)):
         wait_for(
             lambda: any(e["event"] == "event_store_unavailable" for e in logs),
             90,

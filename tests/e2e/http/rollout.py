@@ -157,6 +157,7 @@ def api_process(settings: Settings) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.http.app:app_from_env"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--ws", "none"]
+    command += ["--timeout-keep-alive", "60"]  # as support.running_server, for the same reason
     env = {**os.environ, **{k: v for k, v in variables.items() if v is not None}}
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -41,6 +41,10 @@ def running_server(container: Container) -> Iterator[str]:
         access_log=False,
         ws="none",
         lifespan="on",
+        # A server thread starved by the test's own work must not close a client's keep-alive
+        # connection as idle while its next request is already on the wire (a ReadError that
+        # says nothing about the API).
+        timeout_keep_alive=60,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
